@@ -1,0 +1,42 @@
+# Customer Pulse — every target sets up what it needs, so a fresh clone needs only `make run` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-fast kafka kafka-stop postgres postgres-stop contract bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/pulse run
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not kafka and not postgres and not slow"
+
+kafka: install
+	deploy/kafka/kafka.sh start
+
+kafka-stop:
+	deploy/kafka/kafka.sh stop
+
+postgres: install
+	deploy/postgres/postgres.sh start
+
+postgres-stop:
+	deploy/postgres/postgres.sh stop
+
+contract: install
+	$(BIN)/pulse contract write
+
+clean:
+	rm -rf $(VENV) data .pytest_cache
