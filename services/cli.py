@@ -1,5 +1,106 @@
-"""The `pulse` command: operator commands of the platform and the analysts' tools."""
+"""The `pulse` command: operator commands of the platform and the analysts' tools.
+
+Heavy modules (FastAPI, SQLAlchemy, the services) are imported inside the commands that need
+them, so that `pulse clv` and `pulse --help` start quickly.
+"""
+
+import asyncio
+import json
+from pathlib import Path
 
 import typer
+from rich.console import Console
+
+from services.common.settings import Settings
 
 app = typer.Typer(help="Customer Pulse command line.", no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+contract_app = typer.Typer(help="The published event contract (AsyncAPI and JSON Schemas).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(contract_app, name="contract")
+console = Console(stderr=True)
+DOCS_EVENTS = Path("docs/events")
+
+
+@app.command()
+def run() -> None:
+    """Start the embedded stack: four services in one process, in-process bus, SQLite under ./data/."""
+    from services.embedded import main
+
+    def announce(ports: dict, new_key: str | None, key_file: Path) -> None:
+        for name, port in ports.items():
+            console.print(f"{name:9} http://127.0.0.1:{port}  (docs: /docs, metrics: /metrics)")
+        if new_key:
+            console.print(f"admin API key (also in {key_file}, mode 0600): {new_key}")
+        else:
+            console.print(f"admin API key: see {key_file}")
+
+    main(Settings(), announce)
+
+
+@app.command()
+def serve(service: str = typer.Argument(..., help="profiles, feedback, scoring or alerts")) -> None:
+    """Start one service alone (the distributed mode), as `python -m services.<service>` does."""
+    import runpy
+    runpy.run_module(f"services.{service}", run_name="__main__")
+
+
+@keys_app.command("create")
+def create_key(role: str = typer.Option(..., help="admin, manager, agent, analyst or service"),
+               name: str = typer.Option(..., help="Who or what uses the key")) -> None:
+    """Create an API key and print it once."""
+    from services.common.auth import ROLE_PERMISSIONS
+    if role not in ROLE_PERMISSIONS:
+        console.print(f"error: --role must be one of {', '.join(ROLE_PERMISSIONS)}")
+        raise typer.Exit(2)
+    record, key = asyncio.run(_with_key_store(lambda store: store.create(name=name, role=role)))
+    typer.echo(key)
+    console.print(f"created key {record.id} ({record.role})")
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """List API keys (never their secrets)."""
+    for record in asyncio.run(_with_key_store(lambda store: store.list())):
+        state = "revoked" if record.revoked_at else "active"
+        typer.echo(f"{record.id}  {record.role:8} {state:8} {record.name}")
+
+
+@keys_app.command("revoke")
+def revoke_key(key_id: str) -> None:
+    """Revoke an API key."""
+    if not asyncio.run(_with_key_store(lambda store: store.revoke(key_id))):
+        console.print(f"error: no active key {key_id}")
+        raise typer.Exit(1)
+
+
+async def _with_key_store(action):
+    from services.common.bootstrap import build_key_store
+    store = build_key_store(Settings())
+    await store.database.migrate()
+    try:
+        return await action(store)
+    finally:
+        await store.database.dispose()
+
+
+@contract_app.command("write")
+def write_contract(folder: Path = typer.Option(DOCS_EVENTS, help="Where the contract is published")) -> None:
+    """Regenerate the AsyncAPI document and JSON Schemas from the event models."""
+    from services.common.contract import write_contract as write
+    written = write(folder, Settings())
+    console.print(f"wrote {len(written)} files under {folder}")
+
+
+@contract_app.command("check")
+def check_contract(folder: Path = typer.Option(DOCS_EVENTS, help="Where the contract is published")) -> None:
+    """Fail if the published contract differs from the event models in code."""
+    from services.common.contract import contract_differences
+    differences = contract_differences(folder, Settings())
+    for difference in differences:
+        console.print(f"differs: {difference}")
+    raise typer.Exit(1 if differences else 0)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,81 @@
+"""Async database access for SQLite (embedded) and PostgreSQL (distributed), with migrations."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _prepare_sqlite(engine: AsyncEngine) -> None:
+    # pysqlite's own transaction handling starts deferred transactions that fail with
+    # "database is locked" when two writers upgrade at once; we begin IMMEDIATE ourselves.
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """One service's database: an engine, sessions, and that service's migrations."""
+
+    def __init__(self, url: str, *, migrations: list[Path], pool_size: int = 10):
+        self.url = url
+        self.migrations = migrations
+        if url.startswith("sqlite"):
+            database_file = url.split("///", 1)[-1]
+            if database_file and database_file != ":memory:":
+                Path(database_file).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_async_engine(url, connect_args={"timeout": 30})
+            _prepare_sqlite(self.engine)
+        else:
+            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.after_commit: list[Callable[[dict], None]] = []
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits when the block ends and rolls back if it raises.
+
+        After a commit the hooks see the session's `info`, e.g. to wake the outbox relay."""
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+            for hook in self.after_commit:
+                hook(session.info)
+
+    async def migrate(self) -> None:
+        async with self.engine.begin() as connection:
+            if self.is_postgres:
+                # Several instances may start at once; one migrates while the others wait.
+                await connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7070)")
+            await connection.run_sync(self._upgrade)
+
+    def _upgrade(self, connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(COMMON_MIGRATIONS))
+        config.set_main_option("version_locations", " ".join(str(path) for path in self.migrations))
+        config.set_main_option("path_separator", "space")
+        config.attributes["connection"] = connection
+        command.upgrade(config, "heads")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

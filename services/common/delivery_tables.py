@@ -1,0 +1,54 @@
+"""Table definitions of the delivery machinery (see migrations/versions/common_0001)."""
+
+import sqlalchemy as sa
+
+from services.common.timeutil import UTCDateTime
+
+metadata = sa.MetaData()
+BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", BIGINT_ID, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("topic", sa.String(200), nullable=False),
+    sa.Column("key", sa.String(100), nullable=False),
+    sa.Column("headers", sa.JSON(), nullable=False),
+    sa.Column("value", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("sent_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL"), sqlite_where=sa.text("sent_at IS NULL")),
+)
+
+inbox = sa.Table(
+    "inbox", metadata,
+    sa.Column("consumer", sa.String(100), primary_key=True),
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("processed_at", UTCDateTime(), nullable=False),
+)
+
+timers = sa.Table(
+    "timers", metadata,
+    sa.Column("id", BIGINT_ID, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(100), nullable=False),
+    sa.Column("key", sa.String(300), nullable=False),
+    sa.Column("due_at", UTCDateTime(), nullable=False),
+    sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("kind", "key", name="uq_timers_kind_key"),
+    sa.Index("ix_timers_due_at", "due_at"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters", metadata,
+    sa.Column("id", BIGINT_ID, primary_key=True, autoincrement=True),
+    sa.Column("consumer", sa.String(100), nullable=False),
+    sa.Column("topic", sa.String(200), nullable=False),
+    sa.Column("key", sa.String(100), nullable=False),
+    sa.Column("headers", sa.JSON(), nullable=False),
+    sa.Column("value", sa.Text(), nullable=False),
+    sa.Column("error", sa.Text(), nullable=False),
+    sa.Column("failed_at", UTCDateTime(), nullable=False),
+)

@@ -1,0 +1,92 @@
+"""RFC 9457 problem details for every error a client can see, naming the field at fault."""
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://customer-pulse.dev/problems/"
+
+
+class Problem(Exception):
+    """A domain error with the HTTP status and the field it concerns."""
+
+    def __init__(self, status: int, title: str, detail: str, *, field: str | None = None, headers: dict | None = None, **extra):
+        super().__init__(detail)
+        self.headers = headers
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.field = field
+        self.extra = extra
+
+
+def problem_body(status: int, title: str, detail: str, instance: str, errors: list[dict] | None = None, **extra) -> dict:
+    slug = title.lower().replace(" ", "-")
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, "instance": instance}
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return body
+
+
+def problem_response(status: int, title: str, detail: str, request: Request, errors=None, headers=None, **extra) -> JSONResponse:
+    body = problem_body(status, title, detail, request.url.path, errors, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def field_name(location: tuple | list) -> str:
+    """`("body", "items", 3, "amount")` → `items[3].amount`; the body itself is `body`."""
+    parts = list(location)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        source = parts.pop(0)
+        if not parts:
+            return source
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def validation_errors(errors: list[dict]) -> list[dict]:
+    described = []
+    for error in errors:
+        message = error.get("msg", "is invalid").removeprefix("Value error, ")
+        if error.get("type") == "missing":
+            message = "is required"
+        elif error.get("type") == "extra_forbidden":
+            message = "is not a known field"
+        described.append({"field": field_name(error.get("loc", ())), "message": message})
+    return described
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, error: Problem):
+        errors = [{"field": error.field, "message": error.detail}] if error.field else None
+        return problem_response(error.status, error.title, error.detail, request, errors, error.headers, **error.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, error: RequestValidationError):
+        errors = validation_errors(list(error.errors()))
+        if any(raw.get("type") == "json_invalid" for raw in error.errors()):
+            return problem_response(400, "Malformed JSON", "The request body is not valid JSON.", request, errors)
+        summary = "; ".join(f"{item['field']}: {item['message']}" for item in errors[:5])
+        return problem_response(422, "Validation failed", summary, request, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, error: StarletteHTTPException):
+        title = HTTPStatus(error.status_code).phrase
+        detail = error.detail if isinstance(error.detail, str) else title
+        return problem_response(error.status_code, title, detail, request, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, error: Exception):
+        log.exception("unhandled error", extra={"route": request.url.path})
+        return problem_response(500, "Internal Server Error", "An unexpected error occurred; it has been logged.", request)

@@ -1,0 +1,170 @@
+"""Transactional outbox: events are written with the change they describe, and relayed later.
+
+A row is marked sent only after the bus acknowledged it, so a crash or a broker outage leaves
+unsent rows that the next relay pass sends again (at least once; consumers de-duplicate on id).
+"""
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from services.common.bus import Bus
+from services.common.database import Database
+from services.common.delivery_tables import outbox
+from services.common.events import Envelope, Message, to_message
+from services.common.observability import ServiceMetrics
+from services.common.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# Any fixed number: the relays of one service database agree on it to elect one leader.
+RELAY_LOCK_KEY = 0x70756C7365
+
+
+def outbox_rows(events: Iterable[tuple[Envelope, str]]) -> list[dict]:
+    now = utcnow()
+    rows = []
+    for envelope, topic in events:
+        message = to_message(envelope, topic)
+        rows.append({
+            "event_id": envelope.id,
+            "event_type": envelope.type,
+            "topic": topic,
+            "key": message.key.decode(),
+            "headers": {name: value.decode() for name, value in message.headers},
+            "value": message.value.decode(),
+            "created_at": now,
+        })
+    return rows
+
+
+async def add_events(session: AsyncSession, events: Iterable[tuple[Envelope, str]]) -> None:
+    """Adds events to the outbox inside the caller's transaction."""
+    rows = outbox_rows(events)
+    if rows:
+        await session.execute(sa.insert(outbox), rows)
+        session.info["outbox_written"] = True
+
+
+def _message_of(row) -> Message:
+    headers = tuple((name, value.encode()) for name, value in sorted(row.headers.items()))
+    return Message(topic=row.topic, key=row.key.encode(), value=row.value.encode(), headers=headers)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        bus: Bus,
+        metrics: ServiceMetrics,
+        batch_size: int = 2000,
+        poll_seconds: float = 0.5,
+        max_backoff_seconds: float = 5.0,
+        retention_seconds: float = 24 * 3600,
+    ):
+        self.database = database
+        self.bus = bus
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.retention_seconds = retention_seconds
+        self._wake = asyncio.Event()
+        self._lock_connection: AsyncConnection | None = None
+        self._last_purge = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = self.poll_seconds
+        while True:
+            try:
+                sent = await self.relay_once() if await self._is_leader() else 0
+                backoff = self.poll_seconds
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("outbox relay could not publish: %s", type(error).__name__, extra={"service": self.metrics.service})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_seconds)
+                continue
+            if sent < self.batch_size:
+                await self._sleep()
+
+    async def close(self) -> None:
+        if self._lock_connection is not None:
+            await self._lock_connection.close()
+            self._lock_connection = None
+
+    async def relay_once(self) -> int:
+        """Publishes the oldest unsent rows; returns how many were sent."""
+        async with self.database.transaction() as session:
+            rows = (await session.execute(
+                sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.headers, outbox.c.value)
+                .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(self.batch_size)
+            )).all()
+        await self._record_backlog()
+        if not rows:
+            return 0
+        # Published outside any transaction: a slow or absent broker must never block writers.
+        await self.bus.publish([_message_of(row) for row in rows])
+        async with self.database.transaction() as session:
+            await session.execute(sa.update(outbox).where(outbox.c.id.in_([row.id for row in rows])).values(sent_at=utcnow()))
+        for row in rows:
+            self.metrics.events_published.labels(self.metrics.service, row.topic).inc()
+        await self._record_backlog()
+        await self._purge_sent()
+        return len(rows)
+
+    async def backlog(self) -> int:
+        async with self.database.sessions() as session:
+            return await session.scalar(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None)))
+
+    async def _record_backlog(self) -> None:
+        async with self.database.sessions() as session:
+            count, oldest = (await session.execute(
+                sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(outbox.c.sent_at.is_(None))
+            )).one()
+        self.metrics.outbox_backlog.labels(self.metrics.service).set(count)
+        age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+        self.metrics.outbox_oldest_age.labels(self.metrics.service).set(age)
+
+    async def _purge_sent(self) -> None:
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._last_purge < 60:
+            return
+        self._last_purge = loop_time
+        cutoff = utcnow() - timedelta(seconds=self.retention_seconds)
+        async with self.database.transaction() as session:
+            await session.execute(sa.delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < cutoff))
+
+    async def _sleep(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def _is_leader(self) -> bool:
+        """On PostgreSQL several instances may run; one holds the advisory lock and relays, in order."""
+        if not self.database.is_postgres:
+            return True
+        try:
+            if self._lock_connection is None:
+                connection = await self.database.engine.connect()
+                if not await connection.scalar(sa.select(sa.func.pg_try_advisory_lock(RELAY_LOCK_KEY))):
+                    await connection.close()
+                    return False
+                self._lock_connection = connection
+            else:
+                await self._lock_connection.scalar(sa.select(1))
+            return True
+        except Exception:
+            await self.close()
+            raise

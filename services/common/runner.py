@@ -1,0 +1,68 @@
+"""Process entry points: one service alone (distributed) or all four in one process (embedded)."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.common.observability import configure_logging
+from services.common.service_app import Platform
+from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+AppFactory = Callable[[Platform], FastAPI]
+
+
+class _QuietServer(uvicorn.Server):
+    """Several servers share one process; signals are handled once, by the caller."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+def _server(app: FastAPI, host: str, port: int) -> _QuietServer:
+    config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=None, access_log=False)
+    return _QuietServer(config)
+
+
+async def serve(apps: dict[str, FastAPI], settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
+    servers = [_server(app, settings.host, settings.port_for(name)) for name, app in apps.items()]
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, lambda: [setattr(server, "should_exit", True) for server in servers])
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    while not all(server.started for server in servers):
+        if any(task.done() for task in tasks):
+            break
+        await asyncio.sleep(0.05)
+    if all(server.started for server in servers) and on_ready:
+        on_ready()
+    await asyncio.gather(*tasks)
+
+
+def run_service(name: str, create_app: AppFactory) -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    platform = Platform.from_settings(settings, client_id=f"pulse-{name}")
+    asyncio.run(serve({name: create_app(platform)}, settings))
+
+
+async def ensure_admin_key(platform: Platform, key_file: Path) -> str | None:
+    """First start of the embedded stack: make an admin key, keep it readable by the owner only."""
+    await platform.prepare_auth()
+    if await platform.key_store.count_active() > 0:
+        return None
+    _, key = await platform.key_store.create(name="first admin", role="admin")
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key + "\n")
+    return key

@@ -1,0 +1,147 @@
+"""Builds one service's FastAPI app and wires its adapters in its lifespan (the one place)."""
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.common.auth import KeyStore
+from services.common.bootstrap import Secrets, build_bus, build_key_store, resolve_secrets
+from services.common.bus import Bus
+from services.common.consumers import EventConsumer, EventHandler
+from services.common.database import COMMON_MIGRATIONS, Database
+from services.common.errors import install_problem_handlers
+from services.common.http import ServiceMiddleware
+from services.common.observability import ServiceMetrics
+from services.common.outbox import OutboxRelay
+from services.common.settings import Settings
+from services.common.timers import TimerHandler, TimerService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Platform:
+    """The adapters that the services of one process share."""
+
+    settings: Settings
+    bus: Bus
+    key_store: KeyStore
+    secrets: Secrets
+    _auth_ready: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _auth_migrated: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, client_id: str = "pulse") -> "Platform":
+        return cls(settings=settings, bus=build_bus(settings, client_id=client_id),
+                   key_store=build_key_store(settings), secrets=resolve_secrets(settings))
+
+    async def prepare_auth(self) -> None:
+        async with self._auth_ready:
+            if not self._auth_migrated:
+                await self.key_store.database.migrate()
+                self._auth_migrated = True
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    title: str
+    description: str
+    routers: list[APIRouter] = field(default_factory=list)
+    migrations: Path | None = None
+    event_handlers: dict[str, EventHandler] = field(default_factory=dict)
+    timer_handlers: dict[str, TimerHandler] = field(default_factory=dict)
+
+
+def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
+    settings = platform.settings
+    metrics = ServiceMetrics(spec.name)
+    database = None
+    if spec.migrations is not None:
+        database = Database(settings.database_url_for(spec.name), migrations=[COMMON_MIGRATIONS / "versions", spec.migrations])
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        tasks: list[asyncio.Task] = []
+        relay = None
+        await platform.prepare_auth()
+        if database is not None:
+            await database.migrate()
+            relay = OutboxRelay(
+                database=database, bus=platform.bus, metrics=metrics,
+                batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
+            )
+            timers = TimerService(database=database, handlers=spec.timer_handlers, metrics=metrics)
+            database.after_commit.append(lambda info: info.get("outbox_written") and relay.wake())
+            database.after_commit.append(lambda info: info.get("timers_changed") and timers.wake())
+            app.state.relay = relay
+            if spec.event_handlers:
+                EventConsumer(
+                    name=spec.name, handlers=spec.event_handlers, database=database, bus=platform.bus,
+                    topics=settings.topics, metrics=metrics, max_attempts=settings.consumer_max_attempts,
+                    retry_base_seconds=settings.consumer_retry_base_seconds,
+                ).attach()
+            tasks.append(asyncio.create_task(relay.run(), name=f"{spec.name}:outbox"))
+            if spec.timer_handlers:
+                tasks.append(asyncio.create_task(timers.run(), name=f"{spec.name}:timers"))
+        await platform.bus.start()
+        log.info("%s started", spec.name, extra={"service": spec.name})
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await platform.bus.stop()
+            if relay is not None:
+                await relay.close()
+            if database is not None:
+                await database.dispose()
+
+    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.database = database
+    app.state.metrics = metrics
+    app.state.key_store = platform.key_store
+    app.state.bus = platform.bus
+    install_problem_handlers(app)
+    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.include_router(_operations_router(spec.name))
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def _operations_router(service: str) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict:
+        return {"status": "ok", "service": service}
+
+    @router.get("/readyz", summary="The service can take traffic: its database answers")
+    async def readyz(request: Request, response: Response) -> dict:
+        checks: dict[str, str] = {}
+        database: Database | None = request.app.state.database
+        if database is not None:
+            try:
+                async with database.sessions() as session:
+                    await session.execute(sa.text("SELECT 1"))
+                checks["database"] = "ok"
+            except Exception as error:
+                checks["database"] = f"failing: {type(error).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        response.status_code = 200 if ready else 503
+        return {"status": "ready" if ready else "not ready", "service": service, "checks": checks}
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router

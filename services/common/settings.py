@@ -1,0 +1,72 @@
+"""Deployment settings, read from `PULSE_*` environment variables once, at start."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_PORTS = {"profiles": 8001, "feedback": 8002, "scoring": 8003, "alerts": 8004}
+
+
+class Topics(BaseSettings):
+    """Topic names are settings so that a deployment can prefix or rename them."""
+
+    model_config = SettingsConfigDict(env_prefix="PULSE_TOPIC_")
+
+    customers: str = "pulse.customers"
+    purchases: str = "pulse.purchases"
+    interactions: str = "pulse.interactions"
+    feedback: str = "pulse.feedback"
+    complaints: str = "pulse.complaints"
+    scores: str = "pulse.scores"
+    alerts: str = "pulse.alerts"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PULSE_", env_file=None)
+
+    bus: Literal["inprocess", "kafka"] = "inprocess"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_partitions: int = 12
+    kafka_replication_factor: int = 1
+
+    data_dir: Path = Path("data")
+    # Empty means "SQLite file <data_dir>/<service>.db"; set it per process in the distributed mode.
+    database_url: str = ""
+    auth_database_url: str = ""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # one service alone: its port; 0 means its default from SERVICE_PORTS
+    port_offset: int = 0  # added to every default port, to run a second stack beside the first
+
+    # Comma-separated Fernet keys, newest first: new data is encrypted with the first,
+    # every listed key still decrypts, so keys rotate without downtime.
+    encryption_keys: str = ""
+    hash_key: str = ""
+
+    base_currency: str = "CNY"
+    currency_decimals: int = 2
+    default_phone_region: str = "CN"
+
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_batch_items: int = 5000
+    max_attributes_bytes: int = 16 * 1024
+    api_key_cache_seconds: float = 10.0
+
+    outbox_batch_size: int = 2000
+    outbox_poll_seconds: float = 0.5
+    consumer_max_attempts: int = 5
+    consumer_retry_base_seconds: float = 0.2
+
+    log_level: str = "INFO"
+    topics: Topics = Field(default_factory=Topics)
+
+    def database_url_for(self, service: str) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / service}.db"
+
+    def auth_url(self) -> str:
+        return self.auth_database_url or f"sqlite+aiosqlite:///{self.data_dir / 'auth'}.db"
+
+    def port_for(self, service: str) -> int:
+        return self.port or SERVICE_PORTS[service] + self.port_offset

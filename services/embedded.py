@@ -1,0 +1,37 @@
+"""The embedded stack: all four services in one process, on the in-process bus, with SQLite."""
+
+import asyncio
+
+from services.alerts.app import create_app as create_alerts
+from services.common.observability import configure_logging
+from services.common.runner import ensure_admin_key, serve
+from services.common.service_app import Platform
+from services.common.settings import SERVICE_PORTS, Settings
+from services.feedback.app import create_app as create_feedback
+from services.profiles.app import create_app as create_profiles
+from services.scoring.app import create_app as create_scoring
+
+FACTORIES = {"profiles": create_profiles, "feedback": create_feedback, "scoring": create_scoring, "alerts": create_alerts}
+
+
+def build_apps(platform: Platform) -> dict:
+    return {name: factory(platform) for name, factory in FACTORIES.items()}
+
+
+async def run_embedded(settings: Settings, announce) -> None:
+    settings = settings.model_copy(update={"port": 0, "bus": "inprocess"})
+    configure_logging(settings.log_level)
+    platform = Platform.from_settings(settings, client_id="pulse-embedded")
+    key_file = settings.data_dir / "admin-api-key"
+    new_key = await ensure_admin_key(platform, key_file)
+    apps = build_apps(platform)
+
+    def ready() -> None:
+        ports = {name: SERVICE_PORTS[name] + settings.port_offset for name in apps}
+        announce(ports, new_key, key_file)
+
+    await serve(apps, settings, on_ready=ready)
+
+
+def main(settings: Settings, announce) -> None:
+    asyncio.run(run_embedded(settings, announce))

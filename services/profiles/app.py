@@ -1,0 +1,34 @@
+"""The profiles service: the customer archive (port 8001)."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.common import keys_api
+from services.common.privacy import BlindIndex, FieldCipher
+from services.common.service_app import Platform, ServiceSpec, build_service_app
+from services.profiles import api
+from services.profiles.context import ProfilesContext
+
+SPEC = ServiceSpec(
+    name="profiles",
+    title="Customer Pulse — profiles",
+    description="The customer archive: customers (personal data encrypted at rest), purchases and interactions.",
+    routers=[api.router, keys_api.router],
+    migrations=Path(__file__).parent / "migrations",
+)
+
+
+def create_app(platform: Platform) -> FastAPI:
+    settings = platform.settings
+    app = build_service_app(SPEC, platform)
+    app.state.profiles = ProfilesContext(
+        cipher=FieldCipher(platform.secrets.encryption_keys),
+        index=BlindIndex(platform.secrets.hash_key),
+        topics=settings.topics,
+        base_currency=settings.base_currency.upper(),
+        currency_decimals=settings.currency_decimals,
+        default_phone_region=settings.default_phone_region,
+        max_batch_items=settings.max_batch_items,
+    )
+    return app

@@ -1,0 +1,179 @@
+"""Purchase history: record (idempotent by order_id), record in bulk, refund, list."""
+
+import hashlib
+import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.catalog import PurchaseRecorded, PurchaseRefunded
+from services.common.errors import Problem
+from services.common.events import envelope_for
+from services.common.ids import new_id
+from services.common.outbox import add_events
+from services.common.pagination import keyset_page
+from services.common.timeutil import utcnow
+from services.profiles.batch import ItemOutcome, error_outcome, invalid_outcome, problem_outcome, raise_for
+from services.profiles.context import SOURCE, ProfilesContext
+from services.profiles.customers import resolve_active
+from services.profiles.models import Customer, Purchase, Refund
+from services.profiles.schemas import PurchaseCreate, RefundCreate
+
+purchase_adapter = TypeAdapter(PurchaseCreate)
+LOOKUP_CHUNK = 500
+
+
+def fingerprint(customer_id: str, amount_minor: int, currency: str, data: PurchaseCreate) -> str:
+    canonical = "|".join([customer_id, str(amount_minor), currency, data.occurred_at.isoformat(), data.channel or ""])
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def record_purchase(session: AsyncSession, ctx: ProfilesContext, data: PurchaseCreate) -> tuple[Purchase, bool]:
+    """Returns the purchase and whether it is new; the same order again returns the first record."""
+    outcome = (await record_purchases(session, ctx, [data], backfill=False))[0]
+    raise_for(outcome)
+    return await session.get(Purchase, outcome.record_id), outcome.http_status == 201
+
+
+def validate_items(items: list[dict]) -> list[PurchaseCreate | ItemOutcome]:
+    validated: list[PurchaseCreate | ItemOutcome] = []
+    for item in items:
+        try:
+            validated.append(purchase_adapter.validate_python(item))
+        except ValidationError as error:
+            validated.append(invalid_outcome(error))
+    return validated
+
+
+async def record_purchases(session: AsyncSession, ctx: ProfilesContext, items: list[PurchaseCreate | ItemOutcome], *, backfill: bool) -> list[ItemOutcome]:
+    """Set-based: a few queries for the whole batch, whatever its size."""
+    customers = await _resolve_customers(session, [item for item in items if isinstance(item, PurchaseCreate)])
+    existing = await _existing_orders(session, [item.order_id for item in items if isinstance(item, PurchaseCreate)])
+    outcomes: list[ItemOutcome] = []
+    new_rows: list[dict] = []
+    events = []
+    now = utcnow()
+    for item in items:
+        if isinstance(item, ItemOutcome):
+            outcomes.append(item)
+            continue
+        outcome, row = _decide(ctx, item, customers, existing, now, backfill)
+        outcomes.append(outcome)
+        if row is not None:
+            new_rows.append(row)
+            existing[row["order_id"]] = (row["id"], row["fingerprint"])
+            events.append(_recorded_event(ctx, row, backfill))
+    if new_rows:
+        await session.execute(sa.insert(Purchase), new_rows)
+        await add_events(session, events)
+    return outcomes
+
+
+def _decide(ctx: ProfilesContext, item: PurchaseCreate, customers: dict, existing: dict, now, backfill: bool) -> tuple[ItemOutcome, dict | None]:
+    customer_field = "customer_id" if item.customer_id else "customer_external_id"
+    resolved = customers.get((customer_field, item.customer_id or item.customer_external_id))
+    if isinstance(resolved, ItemOutcome):
+        return resolved, None
+    try:
+        currency = ctx.check_currency(item.currency, field="currency")
+        amount_minor = ctx.to_minor_units(item.amount, field="amount")
+    except Problem as problem:
+        return problem_outcome(problem), None
+    print_ = fingerprint(resolved, amount_minor, currency, item)
+    if item.order_id in existing:
+        purchase_id, known_print = existing[item.order_id]
+        if known_print == print_:
+            return ItemOutcome("unchanged", 200, record_id=purchase_id), None
+        return error_outcome(409, "Order already recorded", "this order_id was recorded with different details", "order_id",
+                      existing_id=purchase_id), None
+    row = {
+        "id": new_id(), "order_id": item.order_id, "customer_id": resolved, "amount_minor": amount_minor,
+        "refunded_minor": 0, "currency": currency, "channel": item.channel, "fingerprint": print_, "backfill": backfill,
+        "occurred_at": item.occurred_at, "created_at": now,
+    }
+    return ItemOutcome("created", 201, record_id=row["id"]), row
+
+
+def _recorded_event(ctx: ProfilesContext, row: dict, backfill: bool):
+    payload = PurchaseRecorded(
+        customer_id=row["customer_id"], purchase_id=row["id"], order_id=row["order_id"],
+        amount=ctx.to_amount(row["amount_minor"]), currency=row["currency"], occurred_at=row["occurred_at"], channel=row["channel"],
+    )
+    return envelope_for(payload, source=SOURCE, subject=row["customer_id"], backfill=backfill), ctx.topics.purchases
+
+
+async def _resolve_customers(session: AsyncSession, items: list[PurchaseCreate]) -> dict:
+    """(field, reference) → active customer id (merges followed), or the Outcome that explains why not."""
+    by_id = {item.customer_id for item in items if item.customer_id}
+    by_external = {item.customer_external_id for item in items if item.customer_external_id}
+    resolved: dict = {}
+    for field, column, references in (("customer_id", Customer.id, by_id), ("customer_external_id", Customer.external_id, by_external)):
+        for row in await _customers_where(session, column, references):
+            reference = getattr(row, "id" if field == "customer_id" else "external_id")
+            try:
+                resolved[(field, reference)] = row.id if row.status == "active" else (await resolve_active(session, row.id, field=field)).id
+            except Problem as problem:
+                resolved[(field, reference)] = error_outcome(422, problem.title, problem.detail, field)
+        for reference in references:
+            resolved.setdefault((field, reference), error_outcome(422, "Unknown customer", f"no customer '{reference}'", field))
+    return resolved
+
+
+async def _customers_where(session: AsyncSession, column, values: set[str]) -> list[Customer]:
+    rows: list[Customer] = []
+    ordered = sorted(values)
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        rows += (await session.scalars(sa.select(Customer).where(column.in_(ordered[start:start + LOOKUP_CHUNK])))).all()
+    return rows
+
+
+async def _existing_orders(session: AsyncSession, order_ids: list[str]) -> dict[str, tuple[str, str]]:
+    existing: dict[str, tuple[str, str]] = {}
+    ordered = sorted(set(order_ids))
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        rows = await session.execute(
+            sa.select(Purchase.order_id, Purchase.id, Purchase.fingerprint).where(Purchase.order_id.in_(ordered[start:start + LOOKUP_CHUNK]))
+        )
+        existing.update({order_id: (purchase_id, print_) for order_id, purchase_id, print_ in rows})
+    return existing
+
+
+async def refund_purchase(session: AsyncSession, ctx: ProfilesContext, purchase: Purchase, data: RefundCreate) -> tuple[Refund, bool]:
+    known = await session.scalar(sa.select(Refund).where(Refund.refund_id == data.refund_id))
+    remaining = purchase.amount_minor - purchase.refunded_minor
+    amount_minor = ctx.to_minor_units(data.amount, field="amount") if data.amount is not None else None
+    if known is not None:
+        if known.purchase_id == purchase.id and (amount_minor is None or amount_minor == known.amount_minor) and known.occurred_at == data.occurred_at:
+            return known, False
+        raise Problem(409, "Refund already recorded", "this refund_id was recorded with different details", field="refund_id", existing_id=known.id)
+    if amount_minor is None:
+        amount_minor = remaining
+    if amount_minor <= 0 and remaining == 0:
+        raise Problem(409, "Already refunded", "the purchase is fully refunded", field="amount")
+    if amount_minor > remaining:
+        raise Problem(422, "Validation failed", f"exceeds what remains to refund ({ctx.to_amount(remaining)})", field="amount")
+    if amount_minor == 0:
+        raise Problem(422, "Validation failed", "must be greater than zero", field="amount")
+    refund = Refund(id=new_id(), refund_id=data.refund_id, purchase_id=purchase.id, amount_minor=amount_minor,
+                    occurred_at=data.occurred_at, created_at=utcnow())
+    purchase.refunded_minor += amount_minor
+    session.add_all([refund, purchase])
+    payload = PurchaseRefunded(
+        customer_id=purchase.customer_id, purchase_id=purchase.id, order_id=purchase.order_id, refund_id=data.refund_id,
+        amount=ctx.to_amount(amount_minor), refunded_total=ctx.to_amount(purchase.refunded_minor), currency=purchase.currency,
+        fully_refunded=purchase.refunded_minor == purchase.amount_minor, occurred_at=data.occurred_at,
+        purchase_occurred_at=purchase.occurred_at,
+    )
+    await add_events(session, [(envelope_for(payload, source=SOURCE, subject=purchase.customer_id), ctx.topics.purchases)])
+    return refund, True
+
+
+async def list_purchases(session: AsyncSession, customer_id: str, *, cursor: str | None, limit: int) -> tuple[list[Purchase], str | None]:
+    query = sa.select(Purchase).where(Purchase.customer_id == customer_id)
+    return await keyset_page(session, query, time_column=Purchase.occurred_at, id_column=Purchase.id, cursor=cursor, limit=limit)
+
+
+async def get_purchase(session: AsyncSession, purchase_id: str) -> Purchase:
+    purchase = await session.get(Purchase, purchase_id)
+    if purchase is None:
+        raise Problem(404, "Not Found", f"no purchase with id '{purchase_id}'", field="purchase_id")
+    return purchase

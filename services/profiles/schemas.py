@@ -1,0 +1,200 @@
+"""Request and response models of the profiles API. Validation names the field at fault."""
+
+import json
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.common.timeutil import as_utc
+
+Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s,]+$")]
+Text200 = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("must include a time zone offset, e.g. 2026-03-01T10:00:00+08:00")
+    return as_utc(moment)
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+def _decimal_string(value: str) -> str:
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError):
+        raise ValueError("must be a decimal number written as a string, e.g. \"128.50\"") from None
+    if not amount.is_finite():
+        raise ValueError("must be a finite decimal number")
+    if amount < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+AmountString = Annotated[str, Field(max_length=32, examples=["128.50"]), AfterValidator(_decimal_string)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CustomerFields(StrictModel):
+    name: Text200 | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    address: Annotated[str, Field(max_length=500)] | None = None
+    company: Text200 | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] | None = None
+    attributes: dict | None = None
+    consent: dict[str, bool] | None = None
+
+    @field_validator("attributes")
+    @classmethod
+    def attributes_fit(cls, value: dict | None) -> dict | None:
+        if value is not None and len(json.dumps(value, ensure_ascii=False).encode()) > 16 * 1024:
+            raise ValueError("must be at most 16 KB as JSON")
+        return value
+
+
+class CustomerCreate(CustomerFields):
+    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Text200
+
+
+class CustomerUpdate(CustomerFields):
+    """Only the fields sent change; `null` clears an optional field."""
+
+
+class CustomerUpsert(CustomerFields):
+    external_id: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Text200
+
+
+class CustomerOut(BaseModel):
+    id: str
+    external_id: str | None
+    name: str | None
+    email: str | None
+    phone: str | None
+    address: str | None
+    company: str | None
+    tags: list[str]
+    attributes: dict
+    consent: dict[str, bool]
+    status: Literal["active", "merged", "erased"]
+    merged_into: str | None = None
+    personal_data_redacted: bool = False
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MergeRequest(StrictModel):
+    survivor_id: str = Field(min_length=1, max_length=36)
+    duplicate_ids: list[Annotated[str, Field(min_length=1, max_length=36)]] = Field(min_length=1, max_length=50)
+
+
+class MergeOut(BaseModel):
+    survivor: CustomerOut
+    merged_ids: list[str]
+    moved_purchases: int
+    moved_interactions: int
+
+
+class DuplicateCandidate(BaseModel):
+    customer_id: str
+    reasons: list[Literal["same_email", "same_phone", "same_name", "same_name_and_company"]]
+    score: float
+
+
+class PurchaseCreate(StrictModel):
+    order_id: Annotated[str, Field(min_length=1, max_length=200)]
+    customer_id: Annotated[str, Field(min_length=1, max_length=36)] | None = None
+    customer_external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    amount: AmountString
+    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
+    occurred_at: AwareDatetime
+    channel: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+
+    @model_validator(mode="after")
+    def one_customer_reference(self):
+        if (self.customer_id is None) == (self.customer_external_id is None):
+            raise ValueError("give exactly one of customer_id and customer_external_id")
+        return self
+
+
+class RefundCreate(StrictModel):
+    refund_id: Annotated[str, Field(min_length=1, max_length=200)]
+    amount: AmountString | None = Field(default=None, description="Omit for a full refund of what remains.")
+    occurred_at: AwareDatetime
+
+
+class RefundOut(BaseModel):
+    id: str
+    refund_id: str
+    purchase_id: str
+    amount: str
+    occurred_at: datetime
+
+
+class PurchaseOut(BaseModel):
+    id: str
+    order_id: str
+    customer_id: str
+    amount: str
+    refunded_amount: str
+    currency: str
+    channel: str | None
+    occurred_at: datetime
+    created_at: datetime
+    backfill: bool
+
+
+class InteractionCreate(StrictModel):
+    customer_id: Annotated[str, Field(min_length=1, max_length=36)]
+    channel: Literal["call", "visit", "email", "chat", "follow_up"]
+    direction: Literal["inbound", "outbound"]
+    outcome: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    note: Annotated[str, Field(max_length=10_000)] | None = None
+    occurred_at: AwareDatetime
+
+
+class InteractionOut(BaseModel):
+    id: str
+    customer_id: str
+    channel: str
+    direction: str
+    outcome: str | None
+    note: str | None
+    occurred_at: datetime
+    created_at: datetime
+
+
+class BatchRequest(BaseModel):
+    """Items are validated one by one, so a bad item gets its own error and the rest go through."""
+
+    model_config = ConfigDict(extra="forbid")
+    items: list[dict] = Field(min_length=1)
+
+
+class PurchaseBatchRequest(BatchRequest):
+    backfill: bool = False
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: Literal["created", "updated", "unchanged", "error"]
+    http_status: int
+    id: str | None = None
+    error: dict | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItemResult]
+    created: int
+    unchanged: int
+    updated: int
+    failed: int
