@@ -62,7 +62,8 @@ def validation_errors(errors: list[dict]) -> list[dict]:
             message = "is required"
         elif error.get("type") == "extra_forbidden":
             message = "is not a known field"
-        described.append({"field": field_name(error.get("loc", ())), "message": message})
+        field = "body" if error.get("type") == "json_invalid" else field_name(error.get("loc", ()))
+        described.append({"field": field, "message": message})
     return described
 
 

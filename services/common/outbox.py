@@ -75,6 +75,7 @@ class OutboxRelay:
         self.max_backoff_seconds = max_backoff_seconds
         self.retention_seconds = retention_seconds
         self._wake = asyncio.Event()
+        self._one_pass_at_a_time = asyncio.Lock()
         self._lock_connection: AsyncConnection | None = None
         self._last_purge = 0.0
 
@@ -104,6 +105,10 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publishes the oldest unsent rows; returns how many were sent."""
+        async with self._one_pass_at_a_time:
+            return await self._relay_batch()
+
+    async def _relay_batch(self) -> int:
         async with self.database.transaction() as session:
             rows = (await session.execute(
                 sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.headers, outbox.c.value)
