@@ -11,7 +11,8 @@ PORT="${PULSE_PG_PORT:-5432}"
 DIR="$(realpath -m "${PULSE_PG_DIR:-./data/postgres}")"
 DATA="$DIR/pgdata"
 LOG_FILE="$DIR/postgres.log"
-DATABASES=(pulse_profiles pulse_feedback pulse_scoring pulse_alerts pulse_auth)
+# The service databases are listed once, in the file the postgres image runs at its first start.
+mapfile -t DATABASES < <(sed -n 's/^create database \([a-z_]*\);$/\1/p' "$(dirname "${BASH_SOURCE[0]}")/databases.sql")
 START_TIMEOUT=60
 STOP_TIMEOUT=30
 # initdb and postgres refuse to run as root; as root we run them as this system user.
