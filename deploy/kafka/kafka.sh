@@ -54,14 +54,15 @@ fetch() {
   [[ -d "$LIBS" ]] && return 0
   command -v mvn >/dev/null || die "Maven is needed to fetch the Kafka jars (see deploy/README.md)"
   mkdir -p "$(dirname "$LIBS")"
-  local tmp
-  tmp="$(mktemp -d "$LIBS.partial.XXXXXX")"
-  trap 'rm -rf "$tmp"' EXIT
+  FETCH_TMP="$(mktemp -d "$LIBS.partial.XXXXXX")"
+  trap 'rm -rf "$FETCH_TMP"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   echo "fetching Kafka $KAFKA_VERSION jars into $LIBS" >&2
-  mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >&2
+  mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$FETCH_TMP" >&2
   # A rename is atomic: the cache is either complete or absent. Losing a race to another fetch is fine.
-  mv -T "$tmp" "$LIBS" 2>/dev/null || rm -rf "$tmp"
-  trap - EXIT
+  mv -T "$FETCH_TMP" "$LIBS" 2>/dev/null || rm -rf "$FETCH_TMP"
+  trap - EXIT INT TERM
 }
 
 java_opts() {
@@ -89,16 +90,20 @@ start() {
   fetch
   java_opts
   mkdir -p "$DIR"
+  touch "$LOG_FILE"
   write_config
   format_once
+  local first_line=$(($(wc -l <"$LOG_FILE") + 1))
   java "${JAVA_OPTS[@]}" kafka.Kafka "$DIR/server.properties" </dev/null >>"$LOG_FILE" 2>&1 &
   local pid=$!
   echo "$pid" >"$PID_FILE"
   local ready=0
   "$(python_bin)" "$HERE/ready.py" "$BOOTSTRAP" --timeout "$START_TIMEOUT" --pid "$pid" || ready=$?
   if ((ready != 0)); then
-    echo "kafka.sh: broker on $BOOTSTRAP did not become ready; last lines of $LOG_FILE:" >&2
-    tail -n 40 "$LOG_FILE" >&2
+    echo "kafka.sh: broker on $BOOTSTRAP did not become ready ($LOG_FILE). Errors, then the last lines:" >&2
+    tail -n "+$first_line" "$LOG_FILE" | grep -E -A3 '\] (ERROR|FATAL) ' | head -n 40 >&2
+    echo "..." >&2
+    tail -n 15 "$LOG_FILE" >&2
     stop >/dev/null
     exit 1
   fi

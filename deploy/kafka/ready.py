@@ -29,9 +29,10 @@ def process_alive(pid: int) -> bool:
 async def broker_answers(bootstrap: str) -> bool:
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
-        await client.bootstrap()
+        # A broker that accepts connections but never answers must not stall the wait.
+        await asyncio.wait_for(client.bootstrap(), timeout=10)
         return bool(client.cluster.brokers())
-    except (KafkaError, OSError):
+    except (KafkaError, OSError):  # TimeoutError is an OSError
         return False
     finally:
         await client.close()
