@@ -101,7 +101,7 @@ start() {
   "$(python_bin)" "$HERE/ready.py" "$BOOTSTRAP" --timeout "$START_TIMEOUT" --pid "$pid" || ready=$?
   if ((ready != 0)); then
     echo "kafka.sh: broker on $BOOTSTRAP did not become ready ($LOG_FILE). Errors, then the last lines:" >&2
-    tail -n "+$first_line" "$LOG_FILE" | grep -E -A3 '\] (ERROR|FATAL) ' | head -n 40 >&2
+    tail -n "+$first_line" "$LOG_FILE" | grep -E -A3 '\] (ERROR|FATAL) ' | head -n 40 >&2 || true
     echo "..." >&2
     tail -n 15 "$LOG_FILE" >&2
     stop >/dev/null
