@@ -1,0 +1,1 @@
+"""Real Kafka and PostgreSQL servers for tests, run by the scripts under deploy/."""
