@@ -2,11 +2,16 @@
 PULSE_TEST_POSTGRES_URL (a server URL, e.g. postgresql://pulse@127.0.0.1:5432) and
 PULSE_KAFKA_BOOTSTRAP (host:port) point the suite at servers that already run."""
 
+import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
+import asyncpg
 import pytest
 
 from tests.harness import profiles_service, settings_for_tests
+from tests.support.kafka_broker import KafkaBroker
+from tests.support.postgres_server import PostgresServer
 
 
 def pytest_addoption(parser):
@@ -38,3 +43,50 @@ def database_url(backend, request, tmp_path) -> str:
 async def profiles(tmp_path, database_url):
     async with profiles_service(settings_for_tests(tmp_path, database_url=database_url)) as harness:
         yield harness
+
+
+class ExternalPostgres:
+    """A server the caller runs (PULSE_TEST_POSTGRES_URL); each test gets a database of its own."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def create_database(self, name: str) -> str:
+        async def create() -> None:
+            connection = await asyncpg.connect(f"{self.url}/postgres")
+            try:
+                await connection.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await connection.close()
+
+        # A fixture may run while the test's event loop runs: a thread has a loop of its own.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, create()).result(timeout=60)
+        return self.url.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    if os.environ.get("PULSE_TEST_POSTGRES_URL"):
+        yield ExternalPostgres(os.environ["PULSE_TEST_POSTGRES_URL"])
+        return
+    server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory):
+    """The suite's shared broker. Tests that stop a broker start one of their own."""
+    if os.environ.get("PULSE_KAFKA_BOOTSTRAP"):
+        yield os.environ["PULSE_KAFKA_BOOTSTRAP"]
+        return
+    broker = KafkaBroker(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
