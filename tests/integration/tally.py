@@ -1,0 +1,50 @@
+"""A downstream consumer for delivery tests: counts each purchase in its own database, through
+the platform's consumer runner (inbox included), so "exactly once" is measured where it matters."""
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.consumers import EventConsumer
+from services.common.database import COMMON_MIGRATIONS, Database
+from services.common.events import Envelope
+from services.common.kafka_bus import KafkaBus
+from services.common.observability import ServiceMetrics
+from services.common.settings import Topics
+
+metadata = sa.MetaData()
+tally = sa.Table(
+    "purchase_tally", metadata,
+    sa.Column("order_id", sa.String(200), primary_key=True),
+    sa.Column("times", sa.Integer, nullable=False),
+)
+
+
+async def count_purchase(session: AsyncSession, envelope: Envelope, payload) -> None:
+    updated = await session.execute(sa.update(tally).where(tally.c.order_id == payload.order_id).values(times=tally.c.times + 1))
+    if updated.rowcount == 0:
+        await session.execute(sa.insert(tally).values(order_id=payload.order_id, times=1))
+
+
+class Tally:
+    def __init__(self, database_url: str, bootstrap: str, group: str = "tally"):
+        self.database = Database(database_url, migrations=[COMMON_MIGRATIONS / "versions"])
+        self.bus = KafkaBus(bootstrap=bootstrap, client_id=group, retry_seconds=0.5)
+        self.consumer = EventConsumer(
+            name=group, handlers={"pulse.purchase.recorded.v1": count_purchase}, database=self.database, bus=self.bus,
+            topics=Topics(), metrics=ServiceMetrics(group), retry_base_seconds=0.05,
+        )
+
+    async def start(self) -> None:
+        await self.database.migrate()
+        async with self.database.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        self.consumer.attach()
+        await self.bus.start()
+
+    async def stop(self) -> None:
+        await self.bus.stop()
+        await self.database.dispose()
+
+    async def counts(self) -> dict[str, int]:
+        async with self.database.sessions() as session:
+            return dict((await session.execute(sa.select(tally.c.order_id, tally.c.times))).all())
