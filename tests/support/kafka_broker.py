@@ -71,6 +71,8 @@ class KafkaBroker:
             "PULSE_KAFKA_PORT": str(self.port),
             "PULSE_KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "PULSE_KAFKA_DIR": str(self.workdir),
+            # The readiness check needs aiokafka: the interpreter running the tests has it.
+            "PULSE_PYTHON": sys.executable,
         }
         return run_script([KAFKA_SH, command], env=env, timeout=timeout)
 

@@ -38,6 +38,15 @@ async def first_message(bootstrap: str) -> bytes:
     return message.value
 
 
+async def partition_count(bootstrap: str, topic: str) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        return len(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
+
+
 @pytest.fixture
 def broker(tmp_path):
     with KafkaBroker(tmp_path / "kafka") as broker:
@@ -64,15 +73,6 @@ def test_a_published_message_outlives_a_restart_and_a_crash(broker):
         broker.wait_ready(timeout=2)
     broker.start()
     assert asyncio.run(first_message(broker.bootstrap)) == b"hello"
-
-
-async def partition_count(bootstrap: str, topic: str) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        return len(await producer.partitions_for(topic))
-    finally:
-        await producer.stop()
 
 
 @pytest.mark.kafka
