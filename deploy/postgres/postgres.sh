@@ -13,6 +13,7 @@ DATA="$DIR/pgdata"
 LOG_FILE="$DIR/postgres.log"
 # The service databases are listed once, in the file the postgres image runs at its first start.
 mapfile -t DATABASES < <(sed -n 's/^create database \([a-z_]*\);$/\1/p' "$(dirname "${BASH_SOURCE[0]}")/databases.sql")
+((${#DATABASES[@]} > 0)) || { echo "postgres.sh: no 'create database' lines in databases.sql" >&2; exit 1; }
 START_TIMEOUT=60
 STOP_TIMEOUT=30
 # initdb and postgres refuse to run as root; as root we run them as this system user.

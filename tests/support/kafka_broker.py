@@ -5,9 +5,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from tests.support.scripts import DEPLOY, free_port, run_script
+from tests.support.scripts import DEPLOY, ScriptFailed, free_port, run_script
 
 KAFKA_SH = DEPLOY / "kafka" / "kafka.sh"
 READY_PY = DEPLOY / "kafka" / "ready.py"
@@ -52,8 +52,12 @@ class KafkaBroker:
         self.start()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
+        """Returns once the broker answers a metadata request; TimeoutError after `timeout` s."""
         command = [sys.executable, READY_PY, self.bootstrap, "--timeout", str(timeout)]
-        run_script(command, env={}, timeout=timeout + 10)
+        try:
+            run_script(command, env={}, timeout=timeout + 10)
+        except ScriptFailed as failure:
+            raise TimeoutError(f"Kafka at {self.bootstrap} not ready after {timeout}s; see {self.log_file}") from failure
 
     def __enter__(self) -> "KafkaBroker":
         self.start()
@@ -67,20 +71,23 @@ class KafkaBroker:
             "PULSE_KAFKA_PORT": str(self.port),
             "PULSE_KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "PULSE_KAFKA_DIR": str(self.workdir),
+            # The readiness check needs aiokafka: the interpreter running the tests has it.
+            "PULSE_PYTHON": sys.executable,
         }
         return run_script([KAFKA_SH, command], env=env, timeout=timeout)
 
 
 async def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 12) -> None:
     """Creates the topics that don't exist yet, one replica each (a single broker)."""
+    topics = [NewTopic(name=name, num_partitions=partitions, replication_factor=1) for name in names]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        for name in names:
-            topic = NewTopic(name=name, num_partitions=partitions, replication_factor=1)
-            try:
-                await admin.create_topics([topic])
-            except TopicAlreadyExistsError:
-                pass
+        response = await admin.create_topics(topics)
     finally:
         await admin.close()
+    # The admin client reports per-topic failures in the response instead of raising them.
+    for name, code, *detail in response.topic_errors:
+        error = for_code(code)
+        if code != 0 and error is not TopicAlreadyExistsError:
+            raise error(f"creating topic {name}: {detail}")

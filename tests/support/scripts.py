@@ -3,7 +3,6 @@
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +24,7 @@ def run_script(command: Sequence[str | Path], *, env: dict[str, str], timeout: f
     command = [str(part) for part in command]
     completed = subprocess.run(
         command,
-        env={**os.environ, "PULSE_PYTHON": sys.executable, **env},
+        env={**os.environ, **env},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

@@ -38,6 +38,15 @@ async def first_message(bootstrap: str) -> bytes:
     return message.value
 
 
+async def partition_count(bootstrap: str, topic: str) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        return len(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
+
+
 @pytest.fixture
 def broker(tmp_path):
     with KafkaBroker(tmp_path / "kafka") as broker:
@@ -60,14 +69,19 @@ def test_a_published_message_outlives_a_restart_and_a_crash(broker):
     assert asyncio.run(first_message(broker.bootstrap)) == b"hello"
 
     broker.kill()
+    with pytest.raises(TimeoutError):
+        broker.wait_ready(timeout=2)
     broker.start()
     assert asyncio.run(first_message(broker.bootstrap)) == b"hello"
 
 
 @pytest.mark.kafka
-def test_creating_an_existing_topic_is_harmless(broker):
-    asyncio.run(create_topics(broker.bootstrap, [TOPIC, TOPIC], partitions=3))
-    broker.wait_ready(timeout=10)
+def test_topics_are_created_once_with_the_asked_partitions(broker):
+    asyncio.run(create_topics(broker.bootstrap, ["pulse.three"], partitions=3))
+    asyncio.run(create_topics(broker.bootstrap, ["pulse.three", "pulse.five"], partitions=5))
+
+    assert asyncio.run(partition_count(broker.bootstrap, "pulse.three")) == 3
+    assert asyncio.run(partition_count(broker.bootstrap, "pulse.five")) == 5
 
 
 @pytest.mark.postgres
