@@ -1,0 +1,62 @@
+"""A service run as its own process, as in the distributed mode, so a test can `kill -9` it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.scripts import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServiceProcess:
+    def __init__(self, service: str, env: dict[str, str], log_file: Path):
+        self.service = service
+        self.port = free_port()
+        self.env = os.environ | env | {"PULSE_PORT": str(self.port)}
+        self.log_file = log_file
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "services.cli", *args], env=self.env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=60, check=True)
+        return result.stdout.strip()
+
+    def start(self, timeout: float = 60) -> None:
+        log = open(self.log_file, "ab")
+        self.process = subprocess.Popen([sys.executable, "-m", f"services.{self.service}"], env=self.env, cwd=ROOT,
+                                        stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.service} exited with {self.process.returncode}; see {self.log_file}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.service} not ready after {timeout} s; see {self.log_file}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
