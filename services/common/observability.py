@@ -83,5 +83,6 @@ def configure_logging(level: str = "INFO", stream=None) -> None:
     root.setLevel(level.upper())
     # uvicorn's access log prints full URLs, whose query strings may hold names: ours logs routes.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("aiokafka", "kafka"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # These log statement parameters and URLs at INFO or DEBUG: they stay at WARNING whatever the level.
+    for chatty in ("aiokafka", "sqlalchemy.engine", "httpx", "httpcore", "uvicorn.error"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

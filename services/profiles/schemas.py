@@ -16,6 +16,8 @@ Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("must include a time zone offset, e.g. 2026-03-01T10:00:00+08:00")
+    if not 1900 <= moment.year <= 2200:
+        raise ValueError("must be between the years 1900 and 2200")
     return as_utc(moment)
 
 
