@@ -1,0 +1,58 @@
+"""The published event contract matches the code; encryption keys rotate; ids sort by time."""
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from services.common.catalog import CATALOG
+from services.common.contract import contract_differences
+from services.common.ids import uuid7
+from services.common.privacy import BlindIndex, FieldCipher, search_tokens
+from services.common.settings import Settings
+
+DOCS_EVENTS = Path(__file__).resolve().parents[2] / "docs" / "events"
+PERSONAL_FIELD_NAMES = {"name", "email", "phone", "address", "note", "text", "comment", "first_name", "last_name"}
+
+
+def test_the_published_contract_equals_the_one_generated_from_the_code():
+    assert contract_differences(DOCS_EVENTS, Settings()) == [], "run `make contract` and commit docs/events"
+
+
+def test_event_types_follow_the_naming_rule_and_payloads_have_no_personal_fields():
+    for event_type, model in CATALOG.items():
+        parts = event_type.split(".")
+        assert parts[0] == "pulse" and parts[-1].startswith("v") and len(parts) == 4, event_type
+        assert not PERSONAL_FIELD_NAMES & set(model.model_fields), event_type
+
+
+def test_data_encrypted_with_an_old_key_is_read_after_rotation_and_rewritten_with_the_new():
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    token = FieldCipher([old]).encrypt("李雷")
+    rotated_cipher = FieldCipher([new, old])
+    assert rotated_cipher.decrypt(token) == "李雷"
+    rewritten = rotated_cipher.rotate(token)
+    assert FieldCipher([new]).decrypt(rewritten) == "李雷"
+    with pytest.raises(ValueError):
+        FieldCipher([new]).decrypt(token)
+
+
+def test_blind_index_matches_equal_values_only_for_the_same_key():
+    assert BlindIndex("k").digest("email", "a@b.cn") == BlindIndex("k").digest("email", "a@b.cn")
+    assert BlindIndex("k").digest("email", "a@b.cn") != BlindIndex("other").digest("email", "a@b.cn")
+
+
+def test_search_tokens_cover_chinese_characters_and_pairs_and_latin_words():
+    assert search_tokens("欧阳娜娜") == {"欧", "阳", "娜", "欧阳", "阳娜", "娜娜"}
+    assert search_tokens("Ｌｉ  WEI") == {"li", "wei"}
+
+
+def test_uuid7_ids_made_in_later_milliseconds_sort_later():
+    ids = []
+    for _ in range(20):
+        ids.append(uuid7())
+        time.sleep(0.002)
+    assert [str(i) for i in ids] == sorted(str(i) for i in ids)
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)

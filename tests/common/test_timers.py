@@ -1,0 +1,101 @@
+"""Durable timers: fire once, move, cancel, survive a restart, retry a failing handler."""
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from services.common.database import COMMON_MIGRATIONS, Database
+from services.common.delivery_tables import timers
+from services.common.observability import ServiceMetrics
+from services.common.timers import TimerService, cancel_timer, schedule_timer
+from services.common.timeutil import utcnow
+
+
+async def migrated(tmp_path) -> Database:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'timers'}.db", migrations=[COMMON_MIGRATIONS / "versions"])
+    await database.migrate()
+    return database
+
+
+class Fired:
+    def __init__(self, fail_times: int = 0):
+        self.timers = []
+        self.fail_times = fail_times
+
+    async def __call__(self, session, timer):
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RuntimeError("handler failed")
+        self.timers.append(timer)
+
+
+async def test_a_timer_fires_once_at_its_due_time_with_both_moments(tmp_path):
+    database = await migrated(tmp_path)
+    fired = Fired()
+    service = TimerService(database=database, handlers={"sla": fired}, metrics=ServiceMetrics("t"))
+    due = utcnow() + timedelta(minutes=5)
+    async with database.transaction() as session:
+        await schedule_timer(session, kind="sla", key="complaint-1/resolution", due_at=due, payload={"n": 1})
+    assert await service.fire_due(now=due - timedelta(seconds=1)) == 0
+    late = due + timedelta(hours=2)  # e.g. the service was down when it was due
+    assert await service.fire_due(now=late) == 1
+    assert await service.fire_due(now=late) == 0
+    [timer] = fired.timers
+    assert (timer.key, timer.due_at, timer.fired_at, timer.payload) == ("complaint-1/resolution", due, late, {"n": 1})
+    await database.dispose()
+
+
+async def test_scheduling_the_same_timer_again_moves_it_and_cancel_removes_it(tmp_path):
+    database = await migrated(tmp_path)
+    fired = Fired()
+    service = TimerService(database=database, handlers={"churn": fired}, metrics=ServiceMetrics("t"))
+    now = utcnow()
+    async with database.transaction() as session:
+        await schedule_timer(session, kind="churn", key="c-1", due_at=now + timedelta(days=1), payload={})
+        await schedule_timer(session, kind="churn", key="c-1", due_at=now + timedelta(days=3), payload={})
+        await schedule_timer(session, kind="churn", key="c-2", due_at=now + timedelta(days=1), payload={})
+        await cancel_timer(session, kind="churn", key="c-2")
+    assert await service.next_due_at() == now + timedelta(days=3)
+    assert await service.fire_due(now=now + timedelta(days=2)) == 0
+    assert await service.fire_due(now=now + timedelta(days=4)) == 1
+    assert [timer.key for timer in fired.timers] == ["c-1"]
+    await database.dispose()
+
+
+async def test_a_failing_handler_keeps_its_timer_for_a_retry_and_others_still_fire(tmp_path):
+    database = await migrated(tmp_path)
+    flaky, steady = Fired(fail_times=1), Fired()
+    service = TimerService(database=database, handlers={"flaky": flaky, "steady": steady}, metrics=ServiceMetrics("t"),
+                           retry_base_seconds=10)
+    now = utcnow()
+    async with database.transaction() as session:
+        await schedule_timer(session, kind="flaky", key="a", due_at=now, payload={})
+        await schedule_timer(session, kind="steady", key="b", due_at=now, payload={})
+    await service.fire_due(now=now)
+    assert [timer.key for timer in steady.timers] == ["b"] and flaky.timers == []
+    async with database.sessions() as session:
+        attempts, due_at = (await session.execute(sa.select(timers.c.attempts, timers.c.due_at))).one()
+    assert attempts == 1 and due_at == now + timedelta(seconds=10)
+    await service.fire_due(now=now + timedelta(seconds=10))
+    assert [timer.key for timer in flaky.timers] == ["a"]
+    await database.dispose()
+
+
+async def test_the_loop_fires_a_due_timer_within_a_second(tmp_path):
+    import asyncio
+    database = await migrated(tmp_path)
+    fired = Fired()
+    service = TimerService(database=database, handlers={"sla": fired}, metrics=ServiceMetrics("t"))
+    database.after_commit.append(lambda info: info.get("timers_changed") and service.wake())
+    loop = asyncio.create_task(service.run())
+    due = utcnow() + timedelta(milliseconds=300)
+    async with database.transaction() as session:
+        await schedule_timer(session, kind="sla", key="k", due_at=due, payload={})
+    for _ in range(50):
+        if fired.timers:
+            break
+        await asyncio.sleep(0.05)
+    loop.cancel()
+    [timer] = fired.timers
+    assert timedelta(0) <= timer.fired_at - due < timedelta(seconds=1)
+    await database.dispose()
