@@ -1,0 +1,314 @@
+"""Business calendars: when a team is open, and how much open time lies between two instants.
+
+Hours are local wall-clock intervals in the calendar's zone. Each local year is turned once into
+sorted arrays of open intervals in epoch microseconds with their running sums, so a deadline is
+two bisections instead of a walk through days (and never a walk through minutes).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holiday_data
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_SECONDS = 86_400
+US_PER_SECOND = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+
+Interval = tuple[int, int]  # seconds after local midnight, end exclusive, end may be 86,400
+
+
+class CalendarError(ValueError):
+    """A calendar that cannot be built, or a computation it must refuse rather than guess."""
+
+
+@dataclass(frozen=True)
+class HolidayRule:
+    country: str
+    observe_makeup_workdays: bool = True
+    makeup_workday_hours: int = 0  # weekday index whose hours an adjusted working day gets
+
+
+@dataclass(frozen=True)
+class _YearTimeline:
+    """Open intervals of one local year, in epoch microseconds, with cumulative open time."""
+
+    starts: list[int]
+    ends: list[int]
+    cum_start: list[int]  # open time in the year before interval i starts
+    cum_end: list[int]  # open time in the year up to the end of interval i
+
+    @property
+    def total(self) -> int:
+        return self.cum_end[-1] if self.cum_end else 0
+
+    def open_before(self, t: int) -> int:
+        i = bisect_right(self.starts, t) - 1
+        if i < 0:
+            return 0
+        return self.cum_start[i] + min(t, self.ends[i]) - self.starts[i]
+
+    def instant_after_open(self, amount: int) -> int:
+        """The earliest instant by which `amount` (> 0) open time of the year has passed."""
+        i = bisect_left(self.cum_end, amount)
+        return self.ends[i] - (self.cum_end[i] - amount)
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    name: str
+    version: int
+    time_zone: str
+    weekly: tuple[tuple[Interval, ...], ...]
+    holidays: HolidayRule | None = None
+    exceptions: tuple[tuple[date, tuple[Interval, ...]], ...] = ()
+    verified_years: frozenset[int] = frozenset()
+    _years: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+
+    def __post_init__(self) -> None:
+        zone_of(self.time_zone)
+        if not any(self.weekly):
+            raise CalendarError(f"calendar {self.name!r} has no open time in its weekly hours")
+        if self.holidays is not None and not self.verified_years:
+            raise CalendarError(f"calendar {self.name!r} uses holidays but lists no verified_years")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BusinessCalendar:
+        return calendar_from_dict(d)
+
+    def to_dict(self) -> dict:
+        return calendar_to_dict(self)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone_of(self.time_zone)
+
+    def hours_on(self, day: date) -> tuple[Interval, ...]:
+        """Local open intervals of one date: exception, else holiday, else makeup day, else weekly."""
+        for exception_day, hours in self.exceptions:
+            if exception_day == day:
+                return hours
+        rule = self.holidays
+        if rule is not None:
+            days_off, makeup_days = _holiday_sets(rule.country, self._verified_year(day.year))
+            if day in days_off:
+                return ()
+            if day in makeup_days:
+                return self.weekly[rule.makeup_workday_hours] if rule.observe_makeup_workdays else ()
+        return self.weekly[day.weekday()]
+
+    def add_business_time(self, start: datetime, seconds: float) -> datetime:
+        """The earliest instant at which `seconds` of open time have passed since `start`."""
+        if seconds < 0:
+            raise CalendarError(f"cannot add a negative business time ({seconds} s)")
+        start_us = to_epoch_us(start)
+        if seconds == 0:
+            return start
+        year = self._local_year(start_us)
+        timeline = self._timeline(year)
+        wanted = timeline.open_before(start_us) + round(seconds * US_PER_SECOND)
+        while wanted > timeline.total:  # the deadline lies in a later year: skip whole years
+            wanted -= timeline.total
+            year += 1
+            timeline = self._timeline(year)
+        return from_epoch_us(timeline.instant_after_open(wanted), start.tzinfo)
+
+    def business_seconds_between(self, start: datetime, end: datetime) -> float:
+        """Open seconds in [start, end); zero when end is not after start."""
+        start_us, end_us = to_epoch_us(start), to_epoch_us(end)
+        if end_us <= start_us:
+            return 0
+        return self.business_us_between(start_us, end_us) / US_PER_SECOND
+
+    def business_us_between(self, start_us: int, end_us: int) -> int:
+        first = self._local_year(start_us)
+        # The last instant counted is just before `end`, so an end at New Year needs no new year.
+        last = self._local_year(end_us - 1)
+        if first == last:
+            timeline = self._timeline(first)
+            return timeline.open_before(end_us) - timeline.open_before(start_us)
+        total = self._timeline(first).total - self._timeline(first).open_before(start_us)
+        total += sum(self._timeline(year).total for year in range(first + 1, last))
+        return total + self._timeline(last).open_before(end_us)
+
+    def _local_year(self, t_us: int) -> int:
+        return from_epoch_us(t_us, self.zone).year
+
+    def _verified_year(self, year: int) -> int:
+        if self.holidays is not None and year not in self.verified_years:
+            raise CalendarError(
+                f"calendar {self.name!r} is not verified for {year}: its holidays and adjusted "
+                f"working days are not confirmed (verified years: {sorted(self.verified_years)})"
+            )
+        return year
+
+    def _timeline(self, year: int) -> _YearTimeline:
+        timeline = self._years.get(year)
+        if timeline is None:
+            timeline = self._years[year] = self._build_timeline(self._verified_year(year))
+        return timeline
+
+    def _build_timeline(self, year: int) -> _YearTimeline:
+        starts, ends, cum_start, cum_end = [], [], [], []
+        running = 0
+        day = date(year, 1, 1)
+        while day.year == year:
+            for start_us, end_us in local_intervals_to_epoch(day, self.hours_on(day), self.zone):
+                starts.append(start_us)
+                ends.append(end_us)
+                cum_start.append(running)
+                running += end_us - start_us
+                cum_end.append(running)
+            day += timedelta(days=1)
+        return _YearTimeline(starts, ends, cum_start, cum_end)
+
+
+def local_intervals_to_epoch(day: date, hours: tuple[Interval, ...], zone: ZoneInfo):
+    """Each local interval as epoch microseconds; a wall time skipped by DST takes the earlier offset."""
+    for start, end in hours:
+        start_us = to_epoch_us(_local_instant(day, start, zone))
+        end_us = to_epoch_us(_local_instant(day, end, zone))
+        if end_us > start_us:  # an interval inside a DST gap holds no time at all
+            yield start_us, end_us
+
+
+def _local_instant(day: date, seconds: int, zone: ZoneInfo) -> datetime:
+    if seconds == DAY_SECONDS:
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    hour, rest = divmod(seconds, 3600)
+    return datetime.combine(day, time(hour, rest // 60, rest % 60), tzinfo=zone)
+
+
+def to_epoch_us(moment: datetime) -> int:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise CalendarError(f"naive datetime {moment.isoformat()} refused: give a time zone")
+    return (moment - _EPOCH) // _ONE_US
+
+
+def from_epoch_us(t_us: int, tz) -> datetime:
+    return (_EPOCH + timedelta(microseconds=t_us)).astimezone(tz)
+
+
+def zone_of(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise CalendarError(f"unknown time zone {name!r}") from error
+
+
+_HOLIDAY_SETS: dict[tuple[str, int], tuple[frozenset[date], frozenset[date]]] = {}
+
+
+def _holiday_sets(country: str, year: int) -> tuple[frozenset[date], frozenset[date]]:
+    """Days off (public holidays, incl. days moved by 调休) and adjusted working days of a year."""
+    key = (country, year)
+    if key not in _HOLIDAY_SETS:
+        try:
+            source = holiday_data.country_holidays(country, years=year)
+        except NotImplementedError as error:
+            raise CalendarError(f"no holiday data for country {country!r}") from error
+        makeup = {day for day in source.weekend_workdays if day.year == year}
+        days_off = {day for day in source if day.year == year}
+        _HOLIDAY_SETS[key] = (frozenset(days_off), frozenset(makeup))
+    return _HOLIDAY_SETS[key]
+
+
+# --- the JSON form accepted by PUT /v1/calendars/{name} ---------------------------------------
+
+
+def calendar_from_dict(d: dict) -> BusinessCalendar:
+    name = d.get("name", "")
+    weekly_in = d.get("weekly", {})
+    unknown = set(weekly_in) - set(WEEKDAYS)
+    if unknown:
+        raise CalendarError(f"calendar {name!r}: unknown weekday {sorted(unknown)[0]!r}")
+    weekly = tuple(parse_hours(weekly_in.get(day, []), f"{name} {day}") for day in WEEKDAYS)
+    exceptions = tuple(
+        (date.fromisoformat(e["date"]), parse_hours(e.get("hours", []), f"{name} {e['date']}"))
+        for e in d.get("exceptions", [])
+    )
+    return BusinessCalendar(
+        name=name,
+        version=int(d.get("version", 1)),
+        time_zone=d.get("time_zone", "Asia/Shanghai"),
+        weekly=weekly,
+        holidays=_holiday_rule_from_dict(name, d.get("holidays")),
+        exceptions=exceptions,
+        verified_years=frozenset(int(y) for y in d.get("verified_years", [])),
+    )
+
+
+def _holiday_rule_from_dict(name: str, d: dict | None) -> HolidayRule | None:
+    if d is None:
+        return None
+    weekday = d.get("makeup_workday_hours", "mon")
+    if weekday not in WEEKDAYS:
+        raise CalendarError(f"calendar {name!r}: unknown weekday {weekday!r} for makeup_workday_hours")
+    country = d["country"]
+    if country not in holiday_data.list_supported_countries():
+        raise CalendarError(f"calendar {name!r}: no holiday data for country {country!r}")
+    return HolidayRule(country, bool(d.get("observe_makeup_workdays", True)), WEEKDAYS.index(weekday))
+
+
+def calendar_to_dict(calendar: BusinessCalendar) -> dict:
+    d = {
+        "name": calendar.name,
+        "version": calendar.version,
+        "time_zone": calendar.time_zone,
+        "weekly": {day: format_hours(h) for day, h in zip(WEEKDAYS, calendar.weekly)},
+        "exceptions": [{"date": day.isoformat(), "hours": format_hours(h)} for day, h in calendar.exceptions],
+        "verified_years": sorted(calendar.verified_years),
+    }
+    rule = calendar.holidays
+    if rule is not None:
+        d["holidays"] = {
+            "country": rule.country,
+            "observe_makeup_workdays": rule.observe_makeup_workdays,
+            "makeup_workday_hours": WEEKDAYS[rule.makeup_workday_hours],
+        }
+    return d
+
+
+def parse_hours(pairs: list, where: str) -> tuple[Interval, ...]:
+    """Sorted local intervals; reversed, empty or overlapping ones are refused."""
+    hours = sorted((parse_clock(a, where), parse_clock(b, where)) for a, b in pairs)
+    for start, end in hours:
+        if start >= end:
+            raise CalendarError(f"{where}: interval {format_clock(start)}-{format_clock(end)} is reversed or empty")
+    for (_, end), (start, _) in zip(hours, hours[1:]):
+        if start < end:
+            raise CalendarError(f"{where}: intervals overlap at {format_clock(start)}")
+    return tuple(hours)
+
+
+def parse_clock(text: str, where: str) -> int:
+    try:
+        hour, minute = (int(part) for part in text.split(":"))
+    except ValueError as error:
+        raise CalendarError(f"{where}: {text!r} is not a HH:MM time") from error
+    seconds = hour * 3600 + minute * 60
+    if not (0 <= minute < 60 and 0 <= seconds <= DAY_SECONDS):
+        raise CalendarError(f"{where}: {text!r} is not a time between 00:00 and 24:00")
+    return seconds
+
+
+def format_clock(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def format_hours(hours: tuple[Interval, ...]) -> list[list[str]]:
+    return [[format_clock(a), format_clock(b)] for a, b in hours]
+
+
+ALWAYS_OPEN = calendar_from_dict(
+    {"name": "24x7", "version": 1, "time_zone": "UTC", "weekly": {day: [["00:00", "24:00"]] for day in WEEKDAYS}}
+)
+
+
+def builtin_calendars() -> dict[str, BusinessCalendar]:
+    return {ALWAYS_OPEN.name: ALWAYS_OPEN}
