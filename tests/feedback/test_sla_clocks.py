@@ -7,6 +7,11 @@ from tests.feedback.calendars_fixtures import HOUR, LUNCH_BREAK_HOURS, china_off
 MINUTE = 60
 
 
+def paused_between(calendar, target, started, paused, resumed) -> MetricClock:
+    clock = sla_clocks.start_clock("resolution", target, calendar, started)
+    return sla_clocks.resume(sla_clocks.pause(clock, calendar, paused), calendar, resumed)
+
+
 def test_a_pause_across_a_night_freezes_consumed_time_and_resume_lays_the_rest_from_now():
     calendar = china_office()  # 09-12, 13:30-18
     clock = sla_clocks.start_clock("resolution", 2 * HOUR, calendar, shanghai(2026, 3, 2, 17))
@@ -21,10 +26,7 @@ def test_a_pause_across_a_night_freezes_consumed_time_and_resume_lays_the_rest_f
 
 
 def test_a_pause_across_national_day_counts_nothing_of_the_holiday():
-    calendar = china_office()
-    clock = sla_clocks.start_clock("resolution", 8 * HOUR, calendar, shanghai(2026, 9, 30, 10))
-    clock = sla_clocks.pause(clock, calendar, shanghai(2026, 9, 30, 11))
-    clock = sla_clocks.resume(clock, calendar, shanghai(2026, 10, 8, 10))
+    clock = paused_between(china_office(), 8 * HOUR, shanghai(2026, 9, 30, 10), shanghai(2026, 9, 30, 11), shanghai(2026, 10, 8, 10))
     # Paused 11-12 and 13:30-18 on 09-30, then 09-10 on 10-08: 6.5 h; consumed 1 h.
     assert clock.paused_seconds == 6.5 * HOUR
     assert clock.consumed_seconds == HOUR
@@ -71,9 +73,7 @@ def test_a_shorter_target_already_exceeded_breaches_at_once_with_cause_retarget(
 
 def test_a_new_target_is_measured_from_the_original_start_with_pauses_kept():
     calendar = office()
-    clock = sla_clocks.start_clock("resolution", 8 * HOUR, calendar, shanghai(2026, 3, 2, 9))
-    clock = sla_clocks.pause(clock, calendar, shanghai(2026, 3, 2, 10))
-    clock = sla_clocks.resume(clock, calendar, shanghai(2026, 3, 2, 12))
+    clock = paused_between(calendar, 8 * HOUR, shanghai(2026, 3, 2, 9), shanghai(2026, 3, 2, 10), shanghai(2026, 3, 2, 12))
     clock = sla_clocks.retarget(clock, 4 * HOUR, calendar, shanghai(2026, 3, 2, 13))
     # Consumed 09-10 and 12-13: 2 h of 4; the 2 h pause still does not count.
     assert (clock.consumed_seconds, clock.paused_seconds, clock.breached) == (2 * HOUR, 2 * HOUR, False)
