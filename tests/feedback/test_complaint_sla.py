@@ -182,3 +182,11 @@ def test_compliance_is_on_time_over_on_time_plus_breached_per_metric_in_the_peri
     result = compliance(clocks, MONDAY_0900, shanghai(2026, 3, 3))["first_response"]
     assert (result.on_time, result.breached, result.ratio) == (1, 2, 1 / 3)
     assert compliance(clocks, shanghai(2026, 3, 3), shanghai(2026, 3, 4)) == {}
+
+
+def test_resolving_while_waiting_on_the_customer_does_not_count_the_wait():
+    sla = status(status(opened(MONDAY_0900), "acknowledge", MONDAY_0900), "start", MONDAY_0900)
+    sla = status(sla, "wait_on_customer", shanghai(2026, 3, 2, 10))
+    sla = status(sla, "resolve", shanghai(2026, 3, 2, 15))
+    resolution = sla.clock("resolution")
+    assert (resolution.state, resolution.consumed_seconds, resolution.paused_seconds) == ("fulfilled", HOUR, 5 * HOUR)
