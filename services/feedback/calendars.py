@@ -13,12 +13,14 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_data
+import numpy as np
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_SECONDS = 86_400
 US_PER_SECOND = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
+_MEAN_YEAR_US = 31_556_952 * US_PER_SECOND  # 365.2425 days
 
 Interval = tuple[int, int]  # seconds after local midnight, end exclusive, end may be 86,400
 
@@ -60,6 +62,49 @@ class _YearTimeline:
 
 
 @dataclass(frozen=True)
+class _Span:
+    """Consecutive year timelines as numpy arrays, open time counted from the first year's start."""
+
+    first_year: int
+    last_year: int
+    starts: np.ndarray
+    ends: np.ndarray
+    cum_start: np.ndarray
+    cum_end: np.ndarray
+
+    @classmethod
+    def joining(cls, first_year: int, last_year: int, timelines: list[_YearTimeline]) -> _Span:
+        offsets = np.cumsum([0] + [t.total for t in timelines[:-1]])
+        def joined(name, offset=True):
+            parts = [np.asarray(getattr(t, name), dtype=np.int64) + (o if offset else 0) for t, o in zip(timelines, offsets)]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return cls(first_year, last_year, joined("starts", False), joined("ends", False), joined("cum_start"), joined("cum_end"))
+
+    @property
+    def total(self) -> int:
+        return int(self.cum_end[-1]) if len(self.cum_end) else 0
+
+    def open_before(self, t: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(self.starts, t, side="right") - 1
+        inside = i >= 0
+        i = np.maximum(i, 0)
+        return np.where(inside, self.cum_start[i] + np.minimum(t, self.ends[i]) - self.starts[i], 0)
+
+    def instant_after_open(self, amount: np.ndarray) -> np.ndarray:
+        i = np.minimum(np.searchsorted(self.cum_end, amount, side="left"), len(self.cum_end) - 1)
+        return self.ends[i] - (self.cum_end[i] - amount)
+
+
+@dataclass
+class _CalendarCache:
+    """Derived data of one calendar version, built on first use and never changed after."""
+
+    timelines: dict[int, _YearTimeline] = field(default_factory=dict)
+    new_years: dict[int, int] = field(default_factory=dict)
+    spans: dict[tuple[int, int], _Span] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class BusinessCalendar:
     name: str
     version: int
@@ -68,7 +113,7 @@ class BusinessCalendar:
     holidays: HolidayRule | None = None
     exceptions: tuple[tuple[date, tuple[Interval, ...]], ...] = ()
     verified_years: frozenset[int] = frozenset()
-    _years: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+    _cache: _CalendarCache = field(default_factory=lambda: _CalendarCache(), compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
         zone_of(self.time_zone)
@@ -137,7 +182,20 @@ class BusinessCalendar:
         return total + self._timeline(last).open_before(end_us)
 
     def _local_year(self, t_us: int) -> int:
-        return from_epoch_us(t_us, self.zone).year
+        # An estimate from the epoch, corrected against cached New Year instants: this runs for
+        # every deadline, and a zone conversion per call would be a third of the cost.
+        year = 1970 + t_us // _MEAN_YEAR_US
+        while t_us < self._new_year_us(year):
+            year -= 1
+        while t_us >= self._new_year_us(year + 1):
+            year += 1
+        return year
+
+    def _new_year_us(self, year: int) -> int:
+        new_years = self._cache.new_years
+        if year not in new_years:
+            new_years[year] = to_epoch_us(datetime(year, 1, 1, tzinfo=self.zone))
+        return new_years[year]
 
     def _verified_year(self, year: int) -> int:
         if self.holidays is not None and year not in self.verified_years:
@@ -148,10 +206,40 @@ class BusinessCalendar:
         return year
 
     def _timeline(self, year: int) -> _YearTimeline:
-        timeline = self._years.get(year)
-        if timeline is None:
-            timeline = self._years[year] = self._build_timeline(self._verified_year(year))
-        return timeline
+        timelines = self._cache.timelines
+        if year not in timelines:
+            timelines[year] = self._build_timeline(self._verified_year(year))
+        return timelines[year]
+
+    # --- many at once, on epoch microseconds (recomputing open complaints) -------------------
+
+    def add_business_us_many(self, starts_us: np.ndarray, amounts_us: np.ndarray) -> np.ndarray:
+        """add_business_time for arrays of epoch microseconds and open microseconds to add."""
+        if len(starts_us) == 0:
+            return starts_us.copy()
+        if (amounts_us < 0).any():
+            raise CalendarError("cannot add a negative business time")
+        span = self._span(self._local_year(int(starts_us.min())), self._local_year(int(starts_us.max())))
+        wanted = span.open_before(starts_us) + amounts_us
+        while wanted.max() > span.total:  # some deadlines lie in a later year
+            span = self._span(span.first_year, span.last_year + 1)
+        return np.where(amounts_us == 0, starts_us, span.instant_after_open(wanted))
+
+    def business_us_between_many(self, starts_us: np.ndarray, end_us: int) -> np.ndarray:
+        """Open microseconds in [start, end) for an array of starts and one end."""
+        if len(starts_us) == 0:
+            return np.zeros(0, dtype=np.int64)
+        first = self._local_year(min(int(starts_us.min()), end_us - 1))
+        span = self._span(first, self._local_year(max(int(starts_us.max()), end_us - 1)))
+        counted = span.open_before(np.full_like(starts_us, end_us)) - span.open_before(starts_us)
+        return np.maximum(counted, 0)
+
+    def _span(self, first_year: int, last_year: int) -> _Span:
+        spans = self._cache.spans
+        if (first_year, last_year) not in spans:
+            timelines = [self._timeline(year) for year in range(first_year, last_year + 1)]
+            spans[(first_year, last_year)] = _Span.joining(first_year, last_year, timelines)
+        return spans[(first_year, last_year)]
 
     def _build_timeline(self, year: int) -> _YearTimeline:
         starts, ends, cum_start, cum_end = [], [], [], []
@@ -185,9 +273,12 @@ def _local_instant(day: date, seconds: int, zone: ZoneInfo) -> datetime:
 
 
 def to_epoch_us(moment: datetime) -> int:
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    if moment.tzinfo is None:
         raise CalendarError(f"naive datetime {moment.isoformat()} refused: give a time zone")
-    return (moment - _EPOCH) // _ONE_US
+    try:
+        return (moment - _EPOCH) // _ONE_US
+    except TypeError as error:  # a tzinfo that gives no offset is as naive as none
+        raise CalendarError(f"naive datetime {moment.isoformat()} refused: give a time zone") from error
 
 
 def from_epoch_us(t_us: int, tz) -> datetime:

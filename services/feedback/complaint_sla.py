@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 
 from services.feedback import lifecycle, sla_clocks
+from services.feedback.frozen import evolve
 from services.feedback.calendars import BusinessCalendar, to_epoch_us
 from services.feedback.sla_clocks import MetricClock
 from services.feedback.sla_policies import ComplaintAttributes, Policy, PolicySet
@@ -134,7 +135,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def open_complaint(event: ComplaintOpened, context: SlaContext) -> ComplaintSla:
-    to_epoch_us(event.at)  # refuses a naive time before anything is stored
+    event = replace(event, at=as_utc(event.at))
     attributes = context.policies.with_default_priority(event.attributes)
     policy = context.policies.match(attributes)
     clocks = tuple(
@@ -159,7 +160,7 @@ def apply_event(sla: ComplaintSla, event, context: SlaContext) -> ComplaintSla:
     time already applied, so clocks never run backwards."""
     if event.event_id in sla.applied_event_ids:
         return sla
-    at = max(event.at, sla.last_event_at)
+    at = max(as_utc(event.at), sla.last_event_at)
     sla = observe(sla, at)
     sla = _HANDLERS[type(event)](sla, event, context, at)
     return replace(sla, last_event_at=at, applied_event_ids=sla.applied_event_ids | {event.event_id})
@@ -167,7 +168,13 @@ def apply_event(sla: ComplaintSla, event, context: SlaContext) -> ComplaintSla:
 
 def observe(sla: ComplaintSla, at: datetime) -> ComplaintSla:
     """Flag every running clock that is past due at `at`."""
-    return replace(sla, clocks=tuple(sla_clocks.observe(c, at) for c in sla.clocks))
+    return replace(sla, clocks=tuple(sla_clocks.observe(c, as_utc(at)) for c in sla.clocks))
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Stored instants are UTC: they compare and convert cheaply and never hit a DST fold."""
+    to_epoch_us(moment)  # refuses a naive time
+    return moment.astimezone(timezone.utc)
 
 
 def _on_status_changed(sla: ComplaintSla, event: StatusChanged, context: SlaContext, at: datetime):
@@ -250,6 +257,7 @@ def rematch(sla: ComplaintSla, old: SlaContext, new: SlaContext, at: datetime) -
     Used on every complaint change and when a new calendar or policy version comes into force.
     """
     policy = new.policies.match(sla.attributes)
+    at = as_utc(at)
     clocks = tuple(_retargeted(c, policy, sla.attributes.priority, old, new, at) for c in sla.clocks)
     return replace(sla, policy_id=policy.id, policy_version=policy.version, clocks=clocks)
 
@@ -283,3 +291,15 @@ _HANDLERS = {
     CustomerMessaged: _on_customer_messaged,
     AttributesChanged: _on_attributes_changed,
 }
+
+
+def recompute_for_calendar(
+    slas: list[ComplaintSla], old: BusinessCalendar, new: BusinessCalendar, at: datetime
+) -> list[ComplaintSla]:
+    """Move every open clock on `old` to its new version `new`, consumed time kept, in one batch."""
+    places = [(n, m) for n, sla in enumerate(slas) for m, clock in enumerate(sla.clocks) if clock.calendar == old.name]
+    moved = sla_clocks.recompute_many([slas[n].clocks[m] for n, m in places], old, new, as_utc(at))
+    clocks = {n: list(slas[n].clocks) for n, _ in places}
+    for (n, m), clock in zip(places, moved):
+        clocks[n][m] = clock
+    return [evolve(sla, clocks=tuple(clocks[n])) if n in clocks else sla for n, sla in enumerate(slas)]

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.feedback.calendars import to_epoch_us
 from services.feedback.sla_clocks import FULFILLED, MetricClock
 
 
@@ -25,9 +26,10 @@ def compliance(clocks: Iterable[MetricClock], start: datetime, end: datetime) ->
     """Each clock counts in the period in which it was settled: fulfilled on time, or breached."""
     on_time: dict[str, int] = defaultdict(int)
     breached: dict[str, int] = defaultdict(int)
+    first, last = to_epoch_us(start), to_epoch_us(end)  # instants, whatever the zones
     for clock in clocks:
-        if clock.breached and start <= clock.breached_at < end:
+        if clock.breached and first <= to_epoch_us(clock.breached_at) < last:
             breached[clock.metric] += 1
-        elif not clock.breached and clock.state == FULFILLED and start <= clock.fulfilled_at < end:
+        elif not clock.breached and clock.state == FULFILLED and first <= to_epoch_us(clock.fulfilled_at) < last:
             on_time[clock.metric] += 1
     return {metric: Compliance(on_time[metric], breached[metric]) for metric in sorted({*on_time, *breached})}

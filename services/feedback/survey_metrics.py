@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from statistics import fmean, stdev
 from zoneinfo import ZoneInfo
 
@@ -66,7 +66,7 @@ def latest_answers(responses: Iterable[SurveyResponse]) -> list[SurveyResponse]:
     latest: dict[str, SurveyResponse] = {}
     for response in responses:
         kept = latest.get(response.invitation_id)
-        if kept is None or response.answered_at >= kept.answered_at:
+        if kept is None or _utc(response.answered_at) >= _utc(kept.answered_at):
             latest[response.invitation_id] = response
     return list(latest.values())
 
@@ -153,18 +153,23 @@ def may_invite(last_sent_at: datetime | None, now: datetime, *, throttle_days: i
     """The fatigue rule: no new invitation within `throttle_days` of the customer's last send."""
     if last_sent_at is None:
         return Decision(True, "no earlier invitation")
-    next_allowed = last_sent_at + timedelta(days=throttle_days)
-    if now < next_allowed:
+    next_allowed = _utc(last_sent_at) + timedelta(days=throttle_days)
+    if _utc(now) < next_allowed:
         return Decision(False, f"throttled: last invitation sent {last_sent_at.isoformat()}, next allowed {next_allowed.isoformat()}")
     return Decision(True, f"last invitation is older than {throttle_days} days")
 
 
 def may_answer(sent_at: datetime, now: datetime, *, expiry_days: int = 14) -> Decision:
     """A survey link is usable until `expiry_days` after it was sent."""
-    expires_at = sent_at + timedelta(days=expiry_days)
-    if now >= expires_at:
+    expires_at = _utc(sent_at) + timedelta(days=expiry_days)
+    if _utc(now) >= expires_at:
         return Decision(False, f"link expired at {expires_at.isoformat()}")
     return Decision(True, f"link valid until {expires_at.isoformat()}")
+
+
+def _utc(moment: datetime) -> datetime:
+    # Elapsed days, not wall-clock days; and instants compared as instants, whatever the zone.
+    return moment.astimezone(timezone.utc)
 
 
 def response_rate(sent: int, answered: int) -> float | None:

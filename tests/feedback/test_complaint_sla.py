@@ -162,8 +162,8 @@ def test_every_complaint_event_carries_what_the_alerts_service_needs_per_metric(
         "instance": 1,
         "state": "running",
         "breached": False,
-        "due_at": "2026-03-03T17:00:00+08:00",
-        "original_due_at": "2026-03-03T17:00:00+08:00",
+        "due_at": "2026-03-03T09:00:00+00:00",  # 17:00 in Shanghai; stored instants are UTC
+        "original_due_at": "2026-03-03T09:00:00+00:00",
         "consumed_seconds": 0,
         "target_seconds": 16 * HOUR,
     }
