@@ -127,6 +127,19 @@ class ComplaintSla:
         )
 
 
+def event_payload(sla: ComplaintSla, context: SlaContext) -> dict[str, dict]:
+    """Per metric what a complaint event carries, with the warning moments still ahead, so the
+    alerts service can set every timer (and catch up after a restart) without calling back."""
+    policy = _policy(sla, context)
+    payload = sla.metric_snapshots()
+    for clock in sla.clocks:
+        target = policy.target(clock.metric, sla.attributes.priority)
+        thresholds = [w.consumed_at_warning(clock.target_seconds) for w in target.warnings] if target else []
+        moments = sla_clocks.warning_times(clock, thresholds, context.calendar(clock), sla.last_event_at)
+        payload[clock.metric]["warnings_at"] = [_iso(m) for m in moments]
+    return payload
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 

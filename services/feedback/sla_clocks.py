@@ -217,6 +217,18 @@ def _lay_due_many(settled: list[tuple[dict, float | None]], at: datetime, at_us:
         change["due_at"] = from_epoch_us(due, at.tzinfo)
 
 
+def warning_times(
+    clock: MetricClock, consumed_at_warnings: list[float], calendar: BusinessCalendar, after: datetime
+) -> list[datetime]:
+    """When a running clock reaches each warning threshold (in consumed seconds) after `after`."""
+    if clock.state != RUNNING or clock.breached:
+        return []
+    _check_calendar(clock, calendar)
+    ahead = sorted(c for c in consumed_at_warnings if c > clock.consumed_seconds)
+    moments = [calendar.add_business_time(clock.marked_at, c - clock.consumed_seconds) for c in ahead]
+    return [m for m in moments if to_epoch_us(m) > to_epoch_us(after)]
+
+
 def _settle(clock: MetricClock, calendar: BusinessCalendar, at: datetime) -> MetricClock:
     """Count time up to `at`: as consumed while running, as paused while paused (consumed frozen)."""
     if clock.state not in (RUNNING, PAUSED):

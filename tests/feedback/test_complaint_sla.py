@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.feedback.complaint_sla import AgentReplied, ComplaintSla, StatusChanged, apply_event, observe
+from services.feedback.complaint_sla import AgentReplied, ComplaintSla, apply_event, event_payload, observe
 from services.feedback.lifecycle import IllegalTransition
 from services.feedback.sla_compliance import compliance
 from tests.feedback.calendars_fixtures import HOUR, shanghai
@@ -190,3 +190,19 @@ def test_resolving_while_waiting_on_the_customer_does_not_count_the_wait():
     sla = status(sla, "resolve", shanghai(2026, 3, 2, 15))
     resolution = sla.clock("resolution")
     assert (resolution.state, resolution.consumed_seconds, resolution.paused_seconds) == ("fulfilled", HOUR, 5 * HOUR)
+
+
+def test_an_event_carries_the_warning_moments_ahead_so_alerts_can_catch_up_after_a_restart():
+    sla = opened(MONDAY_0900, priority="urgent")  # first_response and resolution: 1 h
+    at_start = event_payload(sla, default_context())["first_response"]
+    # Default warnings at 75 % and 90 % of the hour: 09:45 and 09:54 Shanghai (01:45, 01:54 UTC).
+    assert at_start["warnings_at"] == ["2026-03-02T01:45:00+00:00", "2026-03-02T01:54:00+00:00"]
+    assert at_start["due_at"] == "2026-03-02T02:00:00+00:00"
+    # Alerts restarted at 09:50 compare the stored moments with now: 09:45 was missed (emit it
+    # once, stamped 09:45), 09:54 and the 10:00 deadline are still ahead. A later event carries
+    # only what is still ahead.
+    paused = status(status(status(sla, "acknowledge", shanghai(2026, 3, 2, 9, 50)), "start", shanghai(2026, 3, 2, 9, 50)), "wait_on_customer", shanghai(2026, 3, 2, 9, 50))
+    payload = event_payload(paused, default_context())
+    assert payload["first_response"]["warnings_at"] == ["2026-03-02T01:54:00+00:00"]
+    assert payload["resolution"]["warnings_at"] == []  # paused: no timers at all
+    assert payload["resolution"]["due_at"] is None

@@ -7,6 +7,8 @@ import pytest
 from services.feedback.survey_metrics import (
     SurveyResponse,
     ces,
+    csat_invitation_at,
+    may_send_csat,
     csat,
     latest_answers,
     may_answer,
@@ -114,3 +116,15 @@ def test_a_survey_link_expires_fourteen_days_after_it_was_sent():
 def test_the_response_rate_leaves_out_throttled_sends_and_has_no_data_without_sends():
     assert response_rate(sent=4, answered=1) == 25
     assert response_rate(sent=0, answered=0) is None
+
+
+def test_the_csat_invitation_goes_out_a_day_after_resolve_unless_resolved_without_survey():
+    assert csat_invitation_at(utc(2026, 3, 2, 10)) == utc(2026, 3, 3, 10)
+    assert csat_invitation_at(utc(2026, 3, 2, 10), without_survey=True) is None
+
+
+def test_a_reopen_before_the_invitation_goes_out_cancels_it():
+    refused = may_send_csat(utc(2026, 3, 3, 10), reopened_at=utc(2026, 3, 3, 9))
+    assert not refused.allowed and refused.reason.startswith("cancelled: the complaint was reopened")
+    assert may_send_csat(utc(2026, 3, 3, 10), reopened_at=utc(2026, 3, 3, 11)).allowed
+    assert may_send_csat(utc(2026, 3, 3, 10), reopened_at=None).allowed
