@@ -121,6 +121,11 @@ class BusinessCalendar:
             raise CalendarError(f"calendar {self.name!r} has no open time in its weekly hours")
         if self.holidays is not None and not self.verified_years:
             raise CalendarError(f"calendar {self.name!r} uses holidays but lists no verified_years")
+        if self.holidays is not None:
+            _check_published(self.name, self.holidays.country, self.verified_years)
+        dates = [day for day, _ in self.exceptions]
+        if len(set(dates)) != len(dates):
+            raise CalendarError(f"calendar {self.name!r} lists an exception date twice")
 
     @classmethod
     def from_dict(cls, d: dict) -> BusinessCalendar:
@@ -307,6 +312,21 @@ def _holiday_sets(country: str, year: int) -> tuple[frozenset[date], frozenset[d
         days_off = {day for day in source if day.year == year}
         _HOLIDAY_SETS[key] = (frozenset(days_off), frozenset(makeup))
     return _HOLIDAY_SETS[key]
+
+
+def _check_published(name: str, country: str, years: frozenset[int]) -> None:
+    """A year cannot be verified before the holiday data holds its published adjustments.
+
+    For China the package keeps each year's State Council notice (days off moved, 调休 working
+    days) by year; a year without one holds only estimated holidays and no adjusted days.
+    """
+    published = getattr(holiday_data.country_holidays(country), "special_public_holidays", {})
+    missing = sorted(year for year in years if published and year not in published)
+    if missing:
+        raise CalendarError(
+            f"calendar {name!r} lists {missing[0]} as verified, but the holidays package has no "
+            f"published holiday adjustments for {country} {missing[0]}"
+        )
 
 
 # --- the JSON form accepted by PUT /v1/calendars/{name} ---------------------------------------

@@ -252,3 +252,14 @@ def test_a_calendar_survives_its_json_form():
     again = BusinessCalendar.from_dict(calendar.to_dict())
     assert again == calendar
     assert again.to_dict()["weekly"]["mon"] == LUNCH_BREAK_HOURS
+
+
+def test_a_year_cannot_be_listed_as_verified_before_its_adjustments_are_published():
+    with pytest.raises(CalendarError, match="2027 as verified, but the holidays package has no published"):
+        china_office(verified_years=[2026, 2027])
+
+
+def test_an_exception_date_listed_twice_is_refused():
+    twice = [{"date": "2026-06-01", "hours": []}, {"date": "2026-06-01", "hours": [["09:00", "10:00"]]}]
+    with pytest.raises(CalendarError, match="exception date twice"):
+        china_office(exceptions=twice)
