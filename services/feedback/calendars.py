@@ -74,11 +74,16 @@ class _Span:
 
     @classmethod
     def joining(cls, first_year: int, last_year: int, timelines: list[_YearTimeline]) -> _Span:
-        offsets = np.cumsum([0] + [t.total for t in timelines[:-1]])
-        def joined(name, offset=True):
-            parts = [np.asarray(getattr(t, name), dtype=np.int64) + (o if offset else 0) for t, o in zip(timelines, offsets)]
-            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        return cls(first_year, last_year, joined("starts", False), joined("ends", False), joined("cum_start"), joined("cum_end"))
+        starts, ends, cum_start, cum_end = [], [], [], []
+        offset = 0  # open time of the years before this one
+        for timeline in timelines:
+            starts += timeline.starts
+            ends += timeline.ends
+            cum_start += [c + offset for c in timeline.cum_start]
+            cum_end += [c + offset for c in timeline.cum_end]
+            offset += timeline.total
+        arrays = (np.array(values, dtype=np.int64) for values in (starts, ends, cum_start, cum_end))
+        return cls(first_year, last_year, *arrays)
 
     @property
     def total(self) -> int:
@@ -113,7 +118,7 @@ class BusinessCalendar:
     holidays: HolidayRule | None = None
     exceptions: tuple[tuple[date, tuple[Interval, ...]], ...] = ()
     verified_years: frozenset[int] = frozenset()
-    _cache: _CalendarCache = field(default_factory=lambda: _CalendarCache(), compare=False, repr=False, hash=False)
+    _cache: _CalendarCache = field(default_factory=_CalendarCache, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
         zone_of(self.time_zone)
@@ -156,12 +161,12 @@ class BusinessCalendar:
         """The earliest instant at which `seconds` of open time have passed since `start`."""
         if seconds < 0:
             raise CalendarError(f"cannot add a negative business time ({seconds} s)")
-        start_us = to_epoch_us(start)
-        if seconds == 0:
+        start_us, amount_us = to_epoch_us(start), round(seconds * US_PER_SECOND)
+        if amount_us == 0:
             return start
         year = self._local_year(start_us)
         timeline = self._timeline(year)
-        wanted = timeline.open_before(start_us) + round(seconds * US_PER_SECOND)
+        wanted = timeline.open_before(start_us) + amount_us
         while wanted > timeline.total:  # the deadline lies in a later year: skip whole years
             wanted -= timeline.total
             year += 1

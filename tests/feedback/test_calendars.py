@@ -263,3 +263,7 @@ def test_an_exception_date_listed_twice_is_refused():
     twice = [{"date": "2026-06-01", "hours": []}, {"date": "2026-06-01", "hours": [["09:00", "10:00"]]}]
     with pytest.raises(CalendarError, match="exception date twice"):
         china_office(exceptions=twice)
+
+
+def test_less_than_a_microsecond_of_business_time_is_the_start_itself():
+    assert office().add_business_time(shanghai(2026, 3, 4, 10), 1e-9) == shanghai(2026, 3, 4, 10)
