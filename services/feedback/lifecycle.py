@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 OPEN = "open"
 ACKNOWLEDGED = "acknowledged"
 IN_PROGRESS = "in_progress"
@@ -36,6 +38,13 @@ class IllegalTransition(ValueError):
         self.allowed = allowed_actions(state)
         listed = ", ".join(f"{a} -> {TRANSITIONS[(state, a)]}" for a in self.allowed) or "none (final state)"
         super().__init__(f"cannot {action} a complaint that is {state}; allowed from {state}: {listed}")
+
+
+def auto_close_at(resolved_at: datetime, *, after_days: int) -> datetime:
+    """When a complaint left resolved is closed without anyone closing it."""
+    if resolved_at.tzinfo is None:
+        raise ValueError("resolved_at must be time-zone aware")
+    return resolved_at.astimezone(timezone.utc) + timedelta(days=after_days)
 
 
 def allowed_actions(state: str) -> tuple[str, ...]:

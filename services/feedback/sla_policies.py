@@ -126,6 +126,33 @@ class PolicySet:
             version=int(d.get("version", 1)),
         )
 
+    def to_dict(self) -> dict:
+        return {
+            "version": self.version,
+            "default_priority": self.default_priority,
+            "policies": [policy_to_dict(p) for p in self.policies],
+        }
+
+
+def policy_to_dict(policy: Policy) -> dict:
+    targets: dict[str, dict] = {}
+    for (metric, priority), target in policy.targets.items():
+        targets.setdefault(metric, {})[priority] = {
+            "seconds": target.seconds,
+            "calendar": target.calendar,
+            "warnings": [{f.name: getattr(w, f.name) for f in fields(w) if getattr(w, f.name) is not None} for w in target.warnings],
+        }
+    return {
+        "id": policy.id,
+        "version": policy.version,
+        "position": policy.position,
+        "enabled": policy.enabled,
+        "default": policy.is_default,
+        "pause_on_third_party": policy.pause_on_third_party,
+        "conditions": {f.name: sorted(getattr(policy.conditions, f.name)) for f in fields(Conditions)},
+        "targets": targets,
+    }
+
 
 def policy_from_dict(d: dict) -> Policy:
     conditions = d.get("conditions", {})

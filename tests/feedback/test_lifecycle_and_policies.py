@@ -1,5 +1,7 @@
 """The complaint lifecycle as data, and how policies are validated and matched."""
 
+from datetime import datetime, timezone
+
 import pytest
 
 from services.feedback import lifecycle
@@ -66,3 +68,13 @@ def test_warnings_must_come_before_the_deadline():
 def test_default_warnings_are_at_75_and_90_percent_of_the_target():
     target = PolicySet.from_dict(POLICIES).match(ComplaintAttributes()).target("resolution", "normal")
     assert [w.consumed_at_warning(target.seconds) for w in target.warnings] == [0.75 * 16 * 3600, 0.9 * 16 * 3600]
+
+
+def test_a_resolved_complaint_is_auto_closed_the_given_number_of_days_later():
+    resolved_at = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+    assert lifecycle.auto_close_at(resolved_at, after_days=7) == datetime(2026, 3, 9, 10, tzinfo=timezone.utc)
+
+
+def test_a_policy_set_survives_its_json_form():
+    policies = PolicySet.from_dict(POLICIES)
+    assert PolicySet.from_dict(policies.to_dict()) == policies
