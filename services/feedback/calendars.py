@@ -7,13 +7,14 @@ two bisections instead of a walk through days (and never a walk through minutes)
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_data
 import numpy as np
+
+from services.feedback.timelines import Span, YearTimeline
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_SECONDS = 86_400
@@ -36,77 +37,13 @@ class HolidayRule:
     makeup_workday_hours: int = 0  # weekday index whose hours an adjusted working day gets
 
 
-@dataclass(frozen=True)
-class _YearTimeline:
-    """Open intervals of one local year, in epoch microseconds, with cumulative open time."""
-
-    starts: list[int]
-    ends: list[int]
-    cum_start: list[int]  # open time in the year before interval i starts
-    cum_end: list[int]  # open time in the year up to the end of interval i
-
-    @property
-    def total(self) -> int:
-        return self.cum_end[-1] if self.cum_end else 0
-
-    def open_before(self, t: int) -> int:
-        i = bisect_right(self.starts, t) - 1
-        if i < 0:
-            return 0
-        return self.cum_start[i] + min(t, self.ends[i]) - self.starts[i]
-
-    def instant_after_open(self, amount: int) -> int:
-        """The earliest instant by which `amount` (> 0) open time of the year has passed."""
-        i = bisect_left(self.cum_end, amount)
-        return self.ends[i] - (self.cum_end[i] - amount)
-
-
-@dataclass(frozen=True)
-class _Span:
-    """Consecutive year timelines as numpy arrays, open time counted from the first year's start."""
-
-    first_year: int
-    last_year: int
-    starts: np.ndarray
-    ends: np.ndarray
-    cum_start: np.ndarray
-    cum_end: np.ndarray
-
-    @classmethod
-    def joining(cls, first_year: int, last_year: int, timelines: list[_YearTimeline]) -> _Span:
-        starts, ends, cum_start, cum_end = [], [], [], []
-        offset = 0  # open time of the years before this one
-        for timeline in timelines:
-            starts += timeline.starts
-            ends += timeline.ends
-            cum_start += [c + offset for c in timeline.cum_start]
-            cum_end += [c + offset for c in timeline.cum_end]
-            offset += timeline.total
-        arrays = (np.array(values, dtype=np.int64) for values in (starts, ends, cum_start, cum_end))
-        return cls(first_year, last_year, *arrays)
-
-    @property
-    def total(self) -> int:
-        return int(self.cum_end[-1]) if len(self.cum_end) else 0
-
-    def open_before(self, t: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(self.starts, t, side="right") - 1
-        inside = i >= 0
-        i = np.maximum(i, 0)
-        return np.where(inside, self.cum_start[i] + np.minimum(t, self.ends[i]) - self.starts[i], 0)
-
-    def instant_after_open(self, amount: np.ndarray) -> np.ndarray:
-        i = np.minimum(np.searchsorted(self.cum_end, amount, side="left"), len(self.cum_end) - 1)
-        return self.ends[i] - (self.cum_end[i] - amount)
-
-
 @dataclass
 class _CalendarCache:
     """Derived data of one calendar version, built on first use and never changed after."""
 
-    timelines: dict[int, _YearTimeline] = field(default_factory=dict)
+    timelines: dict[int, YearTimeline] = field(default_factory=dict)
     new_years: dict[int, int] = field(default_factory=dict)
-    spans: dict[tuple[int, int], _Span] = field(default_factory=dict)
+    spans: dict[tuple[int, int], Span] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -215,7 +152,7 @@ class BusinessCalendar:
             )
         return year
 
-    def _timeline(self, year: int) -> _YearTimeline:
+    def _timeline(self, year: int) -> YearTimeline:
         timelines = self._cache.timelines
         if year not in timelines:
             timelines[year] = self._build_timeline(self._verified_year(year))
@@ -244,14 +181,14 @@ class BusinessCalendar:
         counted = span.open_before(np.full_like(starts_us, end_us)) - span.open_before(starts_us)
         return np.maximum(counted, 0)
 
-    def _span(self, first_year: int, last_year: int) -> _Span:
+    def _span(self, first_year: int, last_year: int) -> Span:
         spans = self._cache.spans
         if (first_year, last_year) not in spans:
             timelines = [self._timeline(year) for year in range(first_year, last_year + 1)]
-            spans[(first_year, last_year)] = _Span.joining(first_year, last_year, timelines)
+            spans[(first_year, last_year)] = Span.joining(first_year, last_year, timelines)
         return spans[(first_year, last_year)]
 
-    def _build_timeline(self, year: int) -> _YearTimeline:
+    def _build_timeline(self, year: int) -> YearTimeline:
         starts, ends, cum_start, cum_end = [], [], [], []
         running = 0
         day = date(year, 1, 1)
@@ -263,7 +200,7 @@ class BusinessCalendar:
                 running += end_us - start_us
                 cum_end.append(running)
             day += timedelta(days=1)
-        return _YearTimeline(starts, ends, cum_start, cum_end)
+        return YearTimeline(starts, ends, cum_start, cum_end)
 
 
 def local_intervals_to_epoch(day: date, hours: tuple[Interval, ...], zone: ZoneInfo):
