@@ -199,11 +199,17 @@ def _on_status_changed(sla: ComplaintSla, event: StatusChanged, context: SlaCont
     elif event.action == "reopen":
         clocks = _map(clocks, context, at, _resumed_by_reopen)
         sla = replace(sla, reopen_count=sla.reopen_count + 1)
-    elif _pauses_resolution(status, policy):
-        clocks = _map(clocks, context, at, _only("resolution", sla_clocks.pause))
-    elif status == lifecycle.IN_PROGRESS:
-        clocks = _map(clocks, context, at, _only("resolution", _resume_paused))
+    else:
+        clocks = _paused_as_status_says(clocks, status, policy, context, at)
     return replace(sla, status=status, clocks=clocks)
+
+
+def _paused_as_status_says(clocks, status: str, policy: Policy, context: SlaContext, at: datetime):
+    """Pause resolution in a waiting state the policy pauses in, and resume it everywhere else."""
+    if status in (lifecycle.RESOLVED, lifecycle.CLOSED):
+        return clocks
+    change = sla_clocks.pause if _pauses_resolution(status, policy) else _resume_paused
+    return _map(clocks, context, at, _only("resolution", change))
 
 
 def _pauses_resolution(status: str, policy: Policy) -> bool:
@@ -260,8 +266,9 @@ def _on_customer_messaged(sla: ComplaintSla, event: CustomerMessaged, context: S
 
 def _on_attributes_changed(sla: ComplaintSla, event: AttributesChanged, context: SlaContext, at: datetime):
     attributes = context.policies.with_default_priority(event.attributes)
-    sla = replace(sla, attributes=attributes)
-    return rematch(sla, context, context, at)
+    sla = rematch(replace(sla, attributes=attributes), context, context, at)
+    # A new policy may pause, or stop pausing, in the waiting state the complaint is in.
+    return replace(sla, clocks=_paused_as_status_says(sla.clocks, sla.status, _policy(sla, context), context, at))
 
 
 def rematch(sla: ComplaintSla, old: SlaContext, new: SlaContext, at: datetime) -> ComplaintSla:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from services.feedback.complaint_sla import AgentReplied, ComplaintSla, apply_event, event_payload, observe
+from services.feedback.complaint_sla import AgentReplied, AttributesChanged, ComplaintSla, apply_event, event_payload, observe
+from services.feedback.sla_policies import ComplaintAttributes
 from services.feedback.lifecycle import IllegalTransition
 from services.feedback.sla_compliance import compliance
 from tests.feedback.calendars_fixtures import HOUR, shanghai
@@ -206,3 +207,13 @@ def test_an_event_carries_the_warning_moments_ahead_so_alerts_can_catch_up_after
     assert payload["first_response"]["warnings_at"] == ["2026-03-02T01:54:00+00:00"]
     assert payload["resolution"]["warnings_at"] == []  # paused: no timers at all
     assert payload["resolution"]["due_at"] is None
+
+
+def test_becoming_a_gold_customer_while_waiting_on_a_third_party_pauses_resolution_then():
+    sla = status(status(opened(MONDAY_0900), "acknowledge", MONDAY_0900), "start", MONDAY_0900)
+    sla = status(sla, "wait_on_third_party", shanghai(2026, 3, 2, 10))
+    assert sla.clock("resolution").state == "running"  # the standard policy does not pause here
+    gold = apply_event(sla, AttributesChanged(next_id(), shanghai(2026, 3, 2, 11), ComplaintAttributes("normal", "gold")), default_context())
+    resolution = gold.clock("resolution")
+    # Gold: resolution 8 h; 2 h consumed when the pause begins at 11:00.
+    assert (gold.policy_id, resolution.state, resolution.consumed_seconds, resolution.target_seconds) == ("gold-customers", "paused", 2 * HOUR, 8 * HOUR)
