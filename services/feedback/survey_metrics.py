@@ -108,6 +108,13 @@ def _margin(standard_error: float, n: int) -> float | None:
 METRICS: dict[str, Callable[[list[int]], object]] = {"nps": nps, "csat": csat, "ces": ces}
 
 
+def period_summary(responses: Iterable[SurveyResponse], start: datetime, end: datetime) -> dict[str, object]:
+    """NPS, CSAT and CES (each with its counts, or None) of the latest answers in [start, end)."""
+    first, last = _utc(start), _utc(end)
+    in_period = [r for r in latest_answers(responses) if first <= _utc(r.answered_at) < last]
+    return {scale: metric([r.score for r in in_period if r.scale == scale]) for scale, metric in METRICS.items()}
+
+
 @dataclass(frozen=True)
 class TrendBucket:
     label: str  # "2026-W09" or "2026-03"

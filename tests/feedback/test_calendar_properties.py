@@ -21,6 +21,13 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+class Case(tuple):
+    """(calendar, start), shown by the calendar's name when hypothesis reports a failure."""
+
+    def __repr__(self) -> str:
+        return f"({self[0].name!r}, {self[1]!r})"
+
+
 @st.composite
 def calendar_and_start(draw):
     calendar, zone = CALENDARS[draw(st.sampled_from(sorted(CALENDARS)))]
@@ -32,7 +39,7 @@ def calendar_and_start(draw):
             allow_imaginary=False,
         )
     )
-    return calendar, start
+    return Case((calendar, start))
 
 
 seconds = st.integers(min_value=0, max_value=THIRTY_WORKDAYS)

@@ -14,6 +14,7 @@ from services.feedback.survey_metrics import (
     may_answer,
     may_invite,
     nps,
+    period_summary,
     response_rate,
     trend,
 )
@@ -129,3 +130,16 @@ def test_a_reopen_before_the_invitation_goes_out_cancels_it():
     assert not refused.allowed and refused.reason.startswith("cancelled: the complaint was reopened")
     assert may_send_csat(utc(2026, 3, 3, 10), reopened_at=utc(2026, 3, 3, 11)).allowed
     assert may_send_csat(utc(2026, 3, 3, 10), reopened_at=None).allowed
+
+
+def test_a_period_summary_gives_each_metric_of_the_answers_in_the_period_or_none():
+    responses = [
+        SurveyResponse("i-1", "nps", 10, utc(2026, 3, 2)),
+        SurveyResponse("i-2", "nps", 4, utc(2026, 3, 3)),
+        SurveyResponse("i-3", "csat", 5, utc(2026, 3, 4)),
+        SurveyResponse("i-4", "nps", 10, utc(2026, 4, 1)),  # the next period
+    ]
+    summary = period_summary(responses, utc(2026, 3, 1), utc(2026, 4, 1))
+    assert (summary["nps"].score, summary["nps"].count) == (0, 2)
+    assert (summary["csat"].score, summary["csat"].count) == (100, 1)
+    assert summary["ces"] is None
