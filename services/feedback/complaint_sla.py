@@ -1,6 +1,6 @@
 """A complaint's SLA state and the pure function that applies one event to it.
 
-The feedback service stores `ComplaintSla.to_dict()` and publishes `metric_snapshots()` with every
+The feedback service stores `ComplaintSla.to_dict()` and publishes `event_payload()` with every
 complaint event, so the alerts service can schedule its timers without calling back.
 """
 
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from services.feedback import lifecycle, sla_clocks
-from services.feedback.frozen import evolve
 from services.feedback.calendars import BusinessCalendar, to_epoch_us
+from services.feedback.frozen import evolve
 from services.feedback.sla_clocks import MetricClock
 from services.feedback.sla_policies import ComplaintAttributes, Policy, PolicySet
 
@@ -266,9 +266,7 @@ def _on_customer_messaged(sla: ComplaintSla, event: CustomerMessaged, context: S
 
 def _on_attributes_changed(sla: ComplaintSla, event: AttributesChanged, context: SlaContext, at: datetime):
     attributes = context.policies.with_default_priority(event.attributes)
-    sla = rematch(replace(sla, attributes=attributes), context, context, at)
-    # A new policy may pause, or stop pausing, in the waiting state the complaint is in.
-    return replace(sla, clocks=_paused_as_status_says(sla.clocks, sla.status, _policy(sla, context), context, at))
+    return rematch(replace(sla, attributes=attributes), context, context, at)
 
 
 def rematch(sla: ComplaintSla, old: SlaContext, new: SlaContext, at: datetime) -> ComplaintSla:
@@ -279,6 +277,8 @@ def rematch(sla: ComplaintSla, old: SlaContext, new: SlaContext, at: datetime) -
     policy = new.policies.match(sla.attributes)
     at = as_utc(at)
     clocks = tuple(_retargeted(c, policy, sla.attributes.priority, old, new, at) for c in sla.clocks)
+    # The new policy may pause, or stop pausing, in the waiting state the complaint is in.
+    clocks = _paused_as_status_says(clocks, sla.status, policy, new, at)
     return replace(sla, policy_id=policy.id, policy_version=policy.version, clocks=clocks)
 
 

@@ -12,8 +12,8 @@ from datetime import datetime
 
 import numpy as np
 
-from services.feedback.frozen import evolve
 from services.feedback.calendars import US_PER_SECOND, BusinessCalendar, CalendarError, from_epoch_us, to_epoch_us
+from services.feedback.frozen import evolve
 
 RUNNING = "running"
 PAUSED = "paused"
@@ -60,8 +60,6 @@ class MetricClock:
 
 
 _FIELDS = tuple(MetricClock.__dataclass_fields__)
-
-
 _TIME_FIELDS = {"started_at", "marked_at", "due_at", "original_due_at", "breached_at", "fulfilled_at"}
 
 
