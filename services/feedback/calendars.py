@@ -35,6 +35,7 @@ class HolidayRule:
     country: str
     observe_makeup_workdays: bool = True
     makeup_workday_hours: int = 0  # weekday index whose hours an adjusted working day gets
+    subdivision: str | None = None  # e.g. "ENG": the UK-wide list lacks England's Easter Monday
 
 
 @dataclass
@@ -87,7 +88,7 @@ class BusinessCalendar:
                 return hours
         rule = self.holidays
         if rule is not None:
-            days_off, makeup_days = _holiday_sets(rule.country, self._verified_year(day.year))
+            days_off, makeup_days = _holiday_sets(rule.country, rule.subdivision, self._verified_year(day.year))
             if day in days_off:
                 return ()
             if day in makeup_days:
@@ -239,31 +240,38 @@ def zone_of(name: str) -> ZoneInfo:
         raise CalendarError(f"unknown time zone {name!r}") from error
 
 
-_HOLIDAY_SETS: dict[tuple[str, int], tuple[frozenset[date], frozenset[date]]] = {}
+_HOLIDAY_SETS: dict[tuple[str, str | None, int], tuple[frozenset[date], frozenset[date]]] = {}
 
 
-def _holiday_sets(country: str, year: int) -> tuple[frozenset[date], frozenset[date]]:
+def _holiday_sets(country: str, subdivision: str | None, year: int) -> tuple[frozenset[date], frozenset[date]]:
     """Days off (public holidays, incl. days moved by 调休) and adjusted working days of a year."""
-    key = (country, year)
+    key = (country, subdivision, year)
     if key not in _HOLIDAY_SETS:
         try:
-            source = holiday_data.country_holidays(country, years=year)
+            source = holiday_data.country_holidays(country, subdiv=subdivision, years=year)
         except NotImplementedError as error:
-            raise CalendarError(f"no holiday data for country {country!r}") from error
+            raise CalendarError(f"no holiday data for {country!r} subdivision {subdivision!r}") from error
         makeup = {day for day in source.weekend_workdays if day.year == year}
         days_off = {day for day in source if day.year == year}
         _HOLIDAY_SETS[key] = (frozenset(days_off), frozenset(makeup))
     return _HOLIDAY_SETS[key]
 
 
+# Countries whose days off and adjusted working days are set by a yearly notice that the
+# holidays package keeps per year; elsewhere its rules cover every year alike.
+_YEARLY_NOTICE_COUNTRIES = {"CN"}
+
+
 def _check_published(name: str, country: str, years: frozenset[int]) -> None:
-    """A year cannot be verified before the holiday data holds its published adjustments.
+    """A year cannot be verified before the holiday data holds its published notice.
 
     For China the package keeps each year's State Council notice (days off moved, 调休 working
     days) by year; a year without one holds only estimated holidays and no adjusted days.
     """
-    published = getattr(holiday_data.country_holidays(country), "special_public_holidays", {})
-    missing = sorted(year for year in years if published and year not in published)
+    if country not in _YEARLY_NOTICE_COUNTRIES:
+        return
+    published = holiday_data.country_holidays(country).special_public_holidays
+    missing = sorted(year for year in years if year not in published)
     if missing:
         raise CalendarError(
             f"calendar {name!r} lists {missing[0]} as verified, but the holidays package has no "
@@ -302,10 +310,14 @@ def _holiday_rule_from_dict(name: str, d: dict | None) -> HolidayRule | None:
     weekday = d.get("makeup_workday_hours", "mon")
     if weekday not in WEEKDAYS:
         raise CalendarError(f"calendar {name!r}: unknown weekday {weekday!r} for makeup_workday_hours")
-    country = d["country"]
-    if country not in holiday_data.list_supported_countries():
+    country, subdivision = d["country"], d.get("subdivision")
+    supported = holiday_data.list_supported_countries()
+    if country not in supported:
         raise CalendarError(f"calendar {name!r}: no holiday data for country {country!r}")
-    return HolidayRule(country, bool(d.get("observe_makeup_workdays", True)), WEEKDAYS.index(weekday))
+    if subdivision is not None and subdivision not in supported[country]:
+        raise CalendarError(f"calendar {name!r}: no holiday data for {country} subdivision {subdivision!r}")
+    observe = bool(d.get("observe_makeup_workdays", True))
+    return HolidayRule(country, observe, WEEKDAYS.index(weekday), subdivision)
 
 
 def calendar_to_dict(calendar: BusinessCalendar) -> dict:
@@ -324,6 +336,8 @@ def calendar_to_dict(calendar: BusinessCalendar) -> dict:
             "observe_makeup_workdays": rule.observe_makeup_workdays,
             "makeup_workday_hours": WEEKDAYS[rule.makeup_workday_hours],
         }
+        if rule.subdivision is not None:
+            d["holidays"]["subdivision"] = rule.subdivision
     return d
 
 

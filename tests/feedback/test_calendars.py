@@ -267,3 +267,21 @@ def test_an_exception_date_listed_twice_is_refused():
 
 def test_less_than_a_microsecond_of_business_time_is_the_start_itself():
     assert office().add_business_time(shanghai(2026, 3, 4, 10), 1e-9) == shanghai(2026, 3, 4, 10)
+
+
+def test_a_london_office_with_uk_holidays_is_closed_on_good_friday_and_boxing_day_observed():
+    calendar = office(time_zone="Europe/London", holidays={"country": "GB"}, verified_years=[2026])
+    assert calendar.hours_on(date(2026, 4, 3)) == ()
+    assert calendar.hours_on(date(2026, 12, 28)) == ()  # Boxing Day falls on a Saturday
+    # Thu 2 April 16:00 BST + 2 h: 1 h Thursday, Good Friday closed, weekend, Mon 6 April 10:00
+    # (the UK-wide list has no Easter Monday; England's subdivision would add it).
+    assert calendar.add_business_time(london(2026, 4, 2, 16), 2 * HOUR) == london(2026, 4, 6, 10)
+
+
+def test_a_holiday_subdivision_adds_its_own_days_such_as_easter_monday_in_england():
+    calendar = office(time_zone="Europe/London", holidays={"country": "GB", "subdivision": "ENG"}, verified_years=[2026])
+    assert calendar.hours_on(date(2026, 4, 6)) == ()
+    assert calendar.add_business_time(london(2026, 4, 2, 16), 2 * HOUR) == london(2026, 4, 7, 10)
+    assert BusinessCalendar.from_dict(calendar.to_dict()) == calendar
+    with pytest.raises(CalendarError, match="subdivision 'XX'"):
+        office(holidays={"country": "GB", "subdivision": "XX"}, verified_years=[2026])
