@@ -22,6 +22,9 @@ US_PER_SECOND = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
 _MEAN_YEAR_US = 31_556_952 * US_PER_SECOND  # 365.2425 days
+# No SLA target is anywhere near this; the bound keeps a mistaken huge one from walking
+# thousands of years of calendar before it fails.
+MAX_BUSINESS_SECONDS = 10 * 366 * DAY_SECONDS
 
 Interval = tuple[int, int]  # seconds after local midnight, end exclusive, end may be 86,400
 
@@ -97,8 +100,8 @@ class BusinessCalendar:
 
     def add_business_time(self, start: datetime, seconds: float) -> datetime:
         """The earliest instant at which `seconds` of open time have passed since `start`."""
-        if seconds < 0:
-            raise CalendarError(f"cannot add a negative business time ({seconds} s)")
+        if not 0 <= seconds <= MAX_BUSINESS_SECONDS:
+            raise CalendarError(f"cannot add {seconds} s of business time: it must be 0 to ten years")
         start_us, amount_us = to_epoch_us(start), round(seconds * US_PER_SECOND)
         if amount_us == 0:
             return start
@@ -165,8 +168,8 @@ class BusinessCalendar:
         """add_business_time for arrays of epoch microseconds and open microseconds to add."""
         if len(starts_us) == 0:
             return starts_us.copy()
-        if (amounts_us < 0).any():
-            raise CalendarError("cannot add a negative business time")
+        if (amounts_us < 0).any() or (amounts_us > MAX_BUSINESS_SECONDS * US_PER_SECOND).any():
+            raise CalendarError("business times to add must be 0 to ten years")
         span = self._span(self._local_year(int(starts_us.min())), self._local_year(int(starts_us.max())))
         wanted = span.open_before(starts_us) + amounts_us
         while wanted.max() > span.total:  # some deadlines lie in a later year
