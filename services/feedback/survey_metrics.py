@@ -132,10 +132,13 @@ def trend(
     scores: dict[tuple[str, date], list[int]] = defaultdict(list)
     for response in latest_answers(r for r in responses if r.scale == scale):
         scores[_bucket_of(response.answered_at.astimezone(zone).date(), period)].append(response.score)
-    return [
-        TrendBucket(label, starts_on, len(values), None if len(values) < min_count else METRICS[scale](values), len(values) < min_count)
-        for (label, starts_on), values in sorted(scores.items(), key=lambda item: item[0][1])
-    ]
+    by_start = sorted(scores.items(), key=lambda item: item[0][1])
+    return [_bucket(label, starts_on, values, scale, min_count) for (label, starts_on), values in by_start]
+
+
+def _bucket(label: str, starts_on: date, scores: list[int], scale: str, min_count: int) -> TrendBucket:
+    hidden = len(scores) < min_count  # too few answers to show without misleading
+    return TrendBucket(label, starts_on, len(scores), None if hidden else METRICS[scale](scores), hidden)
 
 
 def _bucket_of(day: date, period: str) -> tuple[str, date]:

@@ -8,12 +8,13 @@ from services.feedback.calendars import BusinessCalendar
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LONDON = ZoneInfo("Europe/London")
 WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
+EVERY_DAY = (*WORKDAYS, "sat", "sun")
 LUNCH_BREAK_HOURS = [["09:00", "12:00"], ["13:30", "18:00"]]  # 7.5 open hours a day
 HOUR = 3600
 
 
 def weekly(hours, days=WORKDAYS) -> dict:
-    return {day: hours if day in days else [] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    return {day: hours if day in days else [] for day in EVERY_DAY}
 
 
 def office(hours=(("09:00", "17:00"),), time_zone="Asia/Shanghai", **extra) -> BusinessCalendar:
@@ -39,7 +40,7 @@ def china_office(observe_makeup_workdays=True, **extra) -> BusinessCalendar:
 
 def always_open_in(time_zone: str) -> BusinessCalendar:
     return BusinessCalendar.from_dict(
-        {"name": f"24x7-{time_zone}", "version": 1, "time_zone": time_zone, "weekly": weekly([["00:00", "24:00"]], days=("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
+        {"name": f"24x7-{time_zone}", "version": 1, "time_zone": time_zone, "weekly": weekly([["00:00", "24:00"]], days=EVERY_DAY)}
     )
 
 

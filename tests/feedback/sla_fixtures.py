@@ -77,6 +77,18 @@ def status(sla, action, at, ctx=None):
     return apply_event(sla, StatusChanged(next_id(), at, action), ctx or default_context())
 
 
+def statuses(sla, at, *actions, ctx=None):
+    """Apply lifecycle actions one after another, all at `at`."""
+    for action in actions:
+        sla = status(sla, action, at, ctx)
+    return sla
+
+
+def in_progress(at, ctx=None, **opening):
+    """A complaint opened, acknowledged and started at `at`."""
+    return statuses(opened(at, ctx=ctx, **opening), at, "acknowledge", "start", ctx=ctx)
+
+
 def agent_reply(sla, at, ctx=None, **kind):
     return apply_event(sla, AgentReplied(next_id(), at, **kind), ctx or default_context())
 

@@ -128,7 +128,11 @@ def test_an_adjusted_working_day_takes_the_hours_of_the_weekday_it_names():
 
 def test_a_date_exception_wins_over_weekly_hours_and_holidays():
     calendar = china_office(
-        exceptions=[{"date": "2026-12-31", "hours": [["09:00", "15:00"]]}, {"date": "2026-06-01", "hours": []}, {"date": "2026-10-02", "hours": [["10:00", "11:00"]]}]
+        exceptions=[
+            {"date": "2026-12-31", "hours": [["09:00", "15:00"]]},
+            {"date": "2026-06-01", "hours": []},
+            {"date": "2026-10-02", "hours": [["10:00", "11:00"]]},  # inside National Day
+        ]
     )
     assert calendar.add_business_time(shanghai(2026, 12, 31, 14), HOUR) == shanghai(2026, 12, 31, 15)
     assert calendar.hours_on(date(2026, 6, 1)) == ()

@@ -9,7 +9,7 @@ from services.feedback import sla_clocks
 from services.feedback.calendars import to_epoch_us
 from services.feedback.complaint_sla import recompute_for_calendar
 from tests.feedback.calendars_fixtures import HOUR, LUNCH_BREAK_HOURS, china_office, office, shanghai
-from tests.feedback.sla_fixtures import context, opened, status
+from tests.feedback.sla_fixtures import context, opened, status, statuses
 
 
 def test_a_new_calendar_version_moves_open_deadlines_and_keeps_consumed_time_in_one_batch():
@@ -36,7 +36,7 @@ def test_recomputing_in_a_batch_gives_the_same_clocks_as_one_at_a_time():
     for n in range(300):
         sla = opened(shanghai(2026, 3, 2, 9) + timedelta(minutes=rng.randrange(0, 3 * 24 * 60)), complaint_id=f"c-{n}", ctx=ctx)
         if n % 3 == 0:
-            sla = status(status(sla, "acknowledge", sla.last_event_at, ctx), "start", sla.last_event_at, ctx)
+            sla = statuses(sla, sla.last_event_at, "acknowledge", "start", ctx=ctx)
             sla = status(sla, "wait_on_customer", sla.last_event_at + timedelta(minutes=30), ctx)
         slas.append(sla)
     at = shanghai(2026, 3, 5, 11)

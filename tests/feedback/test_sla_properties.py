@@ -18,11 +18,11 @@ from services.feedback.complaint_sla import (
 )
 from services.feedback.lifecycle import IllegalTransition
 from services.feedback.sla_policies import ComplaintAttributes
-from tests.feedback.calendars_fixtures import office, shanghai, weekly
+from tests.feedback.calendars_fixtures import EVERY_DAY, office, shanghai, weekly
 from tests.feedback.sla_fixtures import context, next_id, opened
 
 ROUND_THE_CLOCK = BusinessCalendar.from_dict(
-    {"name": "office", "time_zone": "UTC", "weekly": weekly([["00:00", "24:00"]], days=("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
+    {"name": "office", "time_zone": "UTC", "weekly": weekly([["00:00", "24:00"]], days=EVERY_DAY)}
 )
 CONTEXTS = {"office hours": context(office()), "round the clock": context(ROUND_THE_CLOCK)}
 START = shanghai(2026, 3, 2, 9)
