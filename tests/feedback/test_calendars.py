@@ -291,3 +291,11 @@ def test_a_holiday_subdivision_adds_its_own_days_such_as_easter_monday_in_englan
     assert BusinessCalendar.from_dict(calendar.to_dict()) == calendar
     with pytest.raises(CalendarError, match="subdivision 'XX'"):
         office(holidays={"country": "GB", "subdivision": "XX"}, verified_years=[2026])
+
+
+def test_new_year_2026_is_crossed_from_2025_with_the_working_sunday_01_04():
+    calendar = china_office()
+    # 1 h on Wed 2025-12-31, 1-3 January off, Sun 01-04 worked with Monday hours.
+    assert calendar.add_business_time(shanghai(2025, 12, 31, 17), 2 * HOUR) == shanghai(2026, 1, 4, 10)
+    # 1 h + 7.5 h on 01-04 + 1 h on Mon 01-05.
+    assert calendar.business_seconds_between(shanghai(2025, 12, 31, 17), shanghai(2026, 1, 5, 10)) == 9.5 * HOUR
