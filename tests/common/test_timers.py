@@ -1,7 +1,10 @@
 """Durable timers: fire once, move, cancel, survive a restart, retry a failing handler."""
 
+import asyncio
+import os
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from services.common.database import COMMON_MIGRATIONS, Database
@@ -82,7 +85,6 @@ async def test_a_failing_handler_keeps_its_timer_for_a_retry_and_others_still_fi
 
 
 async def test_the_loop_fires_a_due_timer_within_a_second(tmp_path):
-    import asyncio
     database = await migrated(tmp_path)
     fired = Fired()
     service = TimerService(database=database, handlers={"sla": fired}, metrics=ServiceMetrics("t"))
@@ -99,3 +101,27 @@ async def test_the_loop_fires_a_due_timer_within_a_second(tmp_path):
     [timer] = fired.timers
     assert timedelta(0) <= timer.fired_at - due < timedelta(seconds=1)
     await database.dispose()
+
+
+@pytest.mark.postgres
+async def test_two_instances_on_postgresql_fire_each_timer_exactly_once(postgres_server):
+    url = postgres_server.create_database(f"timers_{os.urandom(4).hex()}")
+    first = Database(url, migrations=[COMMON_MIGRATIONS / "versions"])
+    second = Database(url, migrations=[COMMON_MIGRATIONS / "versions"])
+    await first.migrate()
+    fired_by_first, fired_by_second = Fired(), Fired()
+    services = [
+        TimerService(database=first, handlers={"sla": fired_by_first}, metrics=ServiceMetrics("a"), batch_size=50),
+        TimerService(database=second, handlers={"sla": fired_by_second}, metrics=ServiceMetrics("b"), batch_size=50),
+    ]
+    now = utcnow()
+    async with first.transaction() as session:
+        for number in range(500):
+            await schedule_timer(session, kind="sla", key=f"complaint-{number}", due_at=now, payload={})
+    while sum(await asyncio.gather(*(service.fire_due(now=now) for service in services))):
+        pass
+    keys = [timer.key for timer in fired_by_first.timers + fired_by_second.timers]
+    assert sorted(keys) == sorted(f"complaint-{number}" for number in range(500))
+    assert fired_by_first.timers and fired_by_second.timers, "both instances should have taken a share"
+    await first.dispose()
+    await second.dispose()

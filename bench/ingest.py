@@ -1,0 +1,180 @@
+"""Ingest benchmark: purchases per second through the batch API until all are on Kafka, and the
+latency of single writes at a fixed request rate; profiles runs as its own process on PostgreSQL
+and Kafka, as in the distributed mode.
+
+    .venv/bin/python bench/ingest.py [--batches 20] [--rate 200] [--seconds 15]
+
+Starts a throw-away PostgreSQL and Kafka broker unless PULSE_TEST_POSTGRES_URL and
+PULSE_KAFKA_BOOTSTRAP name running ones. Prints one JSON document with the figures.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from cryptography.fernet import Fernet
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.integration.service_process import ServiceProcess  # noqa: E402
+from tests.support.kafka_broker import KafkaBroker  # noqa: E402
+from tests.support.postgres_server import PostgresServer  # noqa: E402
+
+BATCH_SIZE = 5000
+
+
+def purchase(customer_id: str, order_id: str) -> dict:
+    return {"order_id": order_id, "customer_id": customer_id, "amount": "59.90", "occurred_at": "2026-09-01T12:00:00+08:00"}
+
+
+async def count_on_kafka(bootstrap: str, topic: str, expected: int, timeout: float) -> float | None:
+    """Seconds until `expected` messages are on the topic (counted from its start), or None."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-{os.urandom(4).hex()}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    seen, started = 0, time.perf_counter()
+    try:
+        while seen < expected and time.perf_counter() - started < timeout:
+            batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            seen += sum(len(records) for records in batches.values())
+    finally:
+        await consumer.stop()
+    return time.perf_counter() - started if seen >= expected else None
+
+
+async def post_batches(client: httpx.AsyncClient, customers: list[str], label: str, batches: int) -> None:
+    """Two clients in parallel, each posting full batches."""
+    queue = list(range(batches))
+
+    async def worker() -> None:
+        while queue:
+            number = queue.pop()
+            items = [purchase(customers[i % len(customers)], f"{label}-{number}-{i}") for i in range(BATCH_SIZE)]
+            response = await client.post("/v1/purchases:batch", json={"items": items}, timeout=120)
+            assert response.status_code == 200 and response.json()["created"] == BATCH_SIZE, response.text[:500]
+
+    await asyncio.gather(worker(), worker())
+
+
+async def outbox_drained(client: httpx.AsyncClient, timeout: float = 300) -> None:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        metrics = (await client.get("/metrics")).text
+        if 'pulse_outbox_backlog{service="profiles"} 0.0' in metrics:
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError("the outbox did not drain")
+
+
+async def batch_throughput(client: httpx.AsyncClient, customers: list[str], batches: int, bootstrap: str, topic: str,
+                           already_on_topic: int) -> dict:
+    total = batches * BATCH_SIZE
+    counter = asyncio.create_task(count_on_kafka(bootstrap, topic, already_on_topic + total, timeout=600))
+    await asyncio.sleep(3)  # let the counting consumer join before the clock starts
+    started = time.perf_counter()
+    await post_batches(client, customers, "measured", batches)
+    acknowledged_seconds = time.perf_counter() - started
+    on_kafka_since_counter = await counter
+    on_kafka_seconds = (on_kafka_since_counter - 3) if on_kafka_since_counter else None
+    return {
+        "purchases": total,
+        "acknowledged_per_second": round(total / acknowledged_seconds),
+        "acknowledged_and_on_kafka_per_second": round(total / on_kafka_seconds) if on_kafka_seconds else None,
+    }
+
+
+async def single_write_latency(client: httpx.AsyncClient, customers: list[str], rate: int, seconds: int) -> dict:
+    """Open loop: requests start on a fixed schedule whatever the answers' pace, so queueing shows."""
+    latencies: list[float] = []
+    failures = 0
+    total = rate * seconds
+    started = time.perf_counter()
+
+    async def one(number: int) -> None:
+        nonlocal failures
+        await asyncio.sleep(max(0.0, started + number / rate - time.perf_counter()))
+        sent = time.perf_counter()
+        response = await client.post("/v1/purchases", json=purchase(customers[number % len(customers)], f"single-{number}"))
+        latencies.append(time.perf_counter() - sent)
+        failures += response.status_code != 201
+
+    await asyncio.gather(*(one(number) for number in range(total)))
+    ordered = sorted(latencies)
+    return {
+        "requests": total, "rate_per_second": rate, "failures": failures,
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }
+
+
+async def run(arguments, postgres_url: str, bootstrap: str, folder: Path) -> dict:
+    suffix = os.urandom(3).hex()
+    topic = f"bench-{suffix}.purchases"
+    env = {
+        "PULSE_BUS": "kafka", "PULSE_KAFKA_BOOTSTRAP": bootstrap, "PULSE_DATABASE_URL": postgres_url,
+        "PULSE_AUTH_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'auth.db'}", "PULSE_DATA_DIR": str(folder),
+        "PULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "PULSE_HASH_KEY": "bench", "PULSE_LOG_LEVEL": "WARNING",
+        "PULSE_TOPIC_PURCHASES": topic, "PULSE_TOPIC_CUSTOMERS": f"bench-{suffix}.customers",
+    }
+    service = ServiceProcess("profiles", env, folder / "profiles.log")
+    key = service.cli("keys", "create", "--role", "service", "--name", "bench")
+    service.start()
+    try:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(base_url=service.url, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=30) as client:
+            items = [{"external_id": f"bench-{n}", "name": f"客户{n}"} for n in range(1000)]
+            created = (await client.post("/v1/customers:batch", json={"items": items}, timeout=120)).json()
+            customers = [result["id"] for result in created["results"]]
+            await post_batches(client, customers, "warm-up", 2)
+            await outbox_drained(client)
+            batch = await batch_throughput(client, customers, arguments.batches, bootstrap, topic, already_on_topic=2 * BATCH_SIZE)
+            await asyncio.sleep(2)
+            single = await single_write_latency(client, customers, arguments.rate, arguments.seconds)
+    finally:
+        service.stop()
+    single_write_throughput = single["rate_per_second"]
+    return {"batch": batch, "single_writes": single,
+            "batch_vs_single_write_throughput": round(batch["acknowledged_per_second"] / single_write_throughput, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=15)
+    arguments = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
+    broker = postgres = None
+    try:
+        bootstrap = os.environ.get("PULSE_KAFKA_BOOTSTRAP")
+        if not bootstrap:
+            broker = KafkaBroker(folder / "kafka")
+            broker.start()
+            bootstrap = broker.bootstrap
+        if os.environ.get("PULSE_TEST_POSTGRES_URL"):
+            base = os.environ["PULSE_TEST_POSTGRES_URL"].rstrip("/").replace("postgresql://", "postgresql+asyncpg://", 1)
+            postgres_url = f"{base}/pulse_profiles"
+        else:
+            postgres = PostgresServer(folder / "postgres")
+            postgres.start()
+            postgres_url = postgres.create_database("bench_profiles")
+        figures = asyncio.run(run(arguments, postgres_url, bootstrap, folder))
+        print(json.dumps(figures, indent=2))
+    finally:
+        if broker:
+            broker.stop()
+        if postgres:
+            postgres.stop()
+
+
+if __name__ == "__main__":
+    main()
