@@ -16,8 +16,10 @@ from services.common.settings import Settings
 app = typer.Typer(help="Customer Pulse command line.", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 contract_app = typer.Typer(help="The published event contract (AsyncAPI and JSON Schemas).", no_args_is_help=True)
+privacy_app = typer.Typer(help="Personal data at rest.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(contract_app, name="contract")
+app.add_typer(privacy_app, name="privacy")
 console = Console(stderr=True)
 DOCS_EVENTS = Path("docs/events")
 
@@ -82,6 +84,28 @@ async def _with_key_store(action):
         return await action(store)
     finally:
         await store.database.dispose()
+
+
+@privacy_app.command("reencrypt")
+def reencrypt() -> None:
+    """Re-encrypt the profiles' personal data with the first key of PULSE_ENCRYPTION_KEYS."""
+    from services.common.bootstrap import resolve_secrets
+    from services.common.database import COMMON_MIGRATIONS, Database
+    from services.common.privacy import FieldCipher
+    from services.profiles.app import SPEC
+    from services.profiles.reencrypt import reencrypt_personal_data
+
+    settings = Settings()
+
+    async def rewrite() -> int:
+        database = Database(settings.database_url_for("profiles"), migrations=[COMMON_MIGRATIONS / "versions", SPEC.migrations])
+        try:
+            await database.migrate()
+            return await reencrypt_personal_data(database, FieldCipher(resolve_secrets(settings).encryption_keys))
+        finally:
+            await database.dispose()
+
+    console.print(f"re-encrypted {asyncio.run(rewrite())} rows")
 
 
 @contract_app.command("write")

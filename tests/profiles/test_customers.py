@@ -1,8 +1,11 @@
 """Customers through the API, on SQLite and on PostgreSQL."""
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
+from services.common.privacy import FieldCipher
 from services.profiles.models import Customer
+from services.profiles.reencrypt import reencrypt_personal_data
 
 ZHANG = {
     "external_id": "crm-0001", "name": "张三丰", "email": "Zhang.SanFeng@Example.com", "phone": "138 0013 8000",
@@ -169,3 +172,14 @@ async def test_an_analyst_sees_customers_without_personal_data(profiles):
     assert seen["personal_data_redacted"] is True
     assert (seen["name"], seen["email"], seen["phone"], seen["address"]) == (None, None, None, None)
     assert seen["tags"] == ZHANG["tags"]
+
+
+async def test_personal_data_survives_a_key_rotation_and_re_encryption(profiles):
+    customer_id = (await create(profiles)).json()["id"]
+    old_keys = profiles.platform.secrets.encryption_keys
+    new_key = Fernet.generate_key().decode()
+    rewritten = await reencrypt_personal_data(profiles.database, FieldCipher([new_key, *old_keys]))
+    assert rewritten == 1
+    async with profiles.database.sessions() as session:
+        row = await session.get(Customer, customer_id)
+    assert FieldCipher([new_key]).decrypt(row.name_enc) == ZHANG["name"]
