@@ -1,6 +1,5 @@
 """The CloudEvents envelope and its Kafka binary-mode encoding (events.md "Envelope")."""
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,7 +41,7 @@ class Message:
 
 
 def envelope_for(payload: BaseModel, *, source: str, subject: str, backfill: bool = False) -> Envelope:
-    data = json.loads(payload.model_dump_json(exclude_none=True))
+    data = payload.model_dump(mode="json", exclude_none=True)
     return Envelope(type=payload.event_type, source=source, subject=subject, data=data, backfill=backfill)
 
 

@@ -1,13 +1,39 @@
 """Time-ordered identifiers (UUIDv7, RFC 9562), so ids sort by creation time."""
 
 import os
+import threading
 import time
 import uuid
+
+_RANDOM_BYTES_PER_ID = 10
+_BUFFERED_IDS = 4096
+
+
+class _RandomPool:
+    """os.urandom in bulk: one system call per few thousand ids instead of one per id."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._offset = 0
+        self._pid = os.getpid()
+
+    def take(self) -> int:
+        with self._lock:
+            if self._offset >= len(self._buffer) or self._pid != os.getpid():
+                # A forked child refills, so parent and child never share random bits.
+                self._buffer, self._offset, self._pid = os.urandom(_RANDOM_BYTES_PER_ID * _BUFFERED_IDS), 0, os.getpid()
+            chunk = self._buffer[self._offset:self._offset + _RANDOM_BYTES_PER_ID]
+            self._offset += _RANDOM_BYTES_PER_ID
+        return int.from_bytes(chunk, "big")
+
+
+_pool = _RandomPool()
 
 
 def uuid7() -> uuid.UUID:
     unix_ms = time.time_ns() // 1_000_000
-    random_bits = int.from_bytes(os.urandom(10), "big")
+    random_bits = _pool.take()
     value = (unix_ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
     value |= ((random_bits >> 62) & 0xFFF) << 64

@@ -51,7 +51,7 @@ async def add_events(session: AsyncSession, events: Iterable[tuple[Envelope, str
 
 
 def _message_of(row) -> Message:
-    headers = tuple((name, value.encode()) for name, value in sorted(row.headers.items()))
+    headers = tuple((name, value.encode()) for name, value in row.headers.items())
     return Message(topic=row.topic, key=row.key.encode(), value=row.value.encode(), headers=headers)
 
 

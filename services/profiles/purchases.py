@@ -63,7 +63,7 @@ async def record_purchases(session: AsyncSession, ctx: ProfilesContext, items: l
             existing[row["order_id"]] = (row["id"], row["fingerprint"])
             events.append(_recorded_event(ctx, row, backfill))
     if new_rows:
-        await session.execute(sa.insert(Purchase), new_rows)
+        await session.execute(sa.insert(Purchase.__table__), new_rows)
         await add_events(session, events)
     return outcomes
 

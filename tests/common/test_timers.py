@@ -1,6 +1,7 @@
 """Durable timers: fire once, move, cancel, survive a restart, retry a failing handler."""
 
 import asyncio
+import contextlib
 import os
 from datetime import timedelta
 
@@ -98,6 +99,8 @@ async def test_the_loop_fires_a_due_timer_within_a_second(tmp_path):
             break
         await asyncio.sleep(0.05)
     loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop
     [timer] = fired.timers
     assert timedelta(0) <= timer.fired_at - due < timedelta(seconds=1)
     await database.dispose()
