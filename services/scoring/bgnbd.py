@@ -1,0 +1,102 @@
+"""BG/NBD: Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way".
+
+A customer buys as a Poisson process with rate lambda ~ Gamma(r, alpha) and, after each repeat
+purchase, drops out with probability p ~ Beta(a, b). Parameters are (r, alpha, a, b).
+"""
+
+import numpy as np
+from scipy.special import betaln, digamma, expit, gammaln
+
+from services.scoring.fitting import (
+    DEFAULT_MIN_CUSTOMERS,
+    CompressedPopulation,
+    FitResult,
+    fit_purchase_model,
+    weighted_mean,
+)
+from services.scoring.special import as_float_arrays, gamma_poisson_at_least, gamma_poisson_log_pmf, log_hyp2f1
+
+NAME = "bgnbd"
+PARAM_NAMES = ("r", "alpha", "a", "b")
+
+
+def objective_for(population: CompressedPopulation):
+    x, t_x, T = population.x, population.t_x, population.T
+    repeat = x > 0
+
+    def mean_negative_log_likelihood(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        r, alpha, a, b = np.exp(log_params)
+        b_repeat = b + np.maximum(x, 1) - 1
+        base = (
+            gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+            + gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+        )
+        still_alive = -(r + x) * np.log(alpha + T)
+        dropped_after_last = np.where(repeat, np.log(a) - np.log(b_repeat) - (r + x) * np.log(alpha + t_x), -np.inf)
+        top = np.maximum(still_alive, dropped_after_last)
+        alive_weight = np.exp(still_alive - top)
+        dropped_weight = np.exp(dropped_after_last - top)
+        log_likelihood = base + top + np.log(alive_weight + dropped_weight)
+        share_alive = alive_weight / (alive_weight + dropped_weight)
+        share_dropped = 1 - share_alive
+        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - share_alive * np.log(alpha + T) - share_dropped * np.log(alpha + t_x)
+        d_alpha = r / alpha - share_alive * (r + x) / (alpha + T) - share_dropped * (r + x) / (alpha + t_x)
+        d_a = digamma(a + b) - digamma(a + b + x) + share_dropped / a
+        d_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - share_dropped / b_repeat
+        gradient = np.stack([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
+        return -float(weighted_mean(population, log_likelihood)), -weighted_mean(population, gradient)
+
+    return mean_negative_log_likelihood
+
+
+def fit(x, t_x, T, *, penalizer: float = 0.0, min_customers: int = DEFAULT_MIN_CUSTOMERS) -> FitResult:
+    return fit_purchase_model(
+        model=NAME, param_names=PARAM_NAMES, objective_for=objective_for, time_param_indices=(1,),
+        x=x, t_x=t_x, T=T, penalizer=penalizer, min_customers=min_customers,
+    )
+
+
+def p_alive(params, x, t_x, T) -> np.ndarray:
+    """P(alive | x, t_x, T) — Fader, Hardie & Lee's note 021; 1 for a customer with no repeat purchase."""
+    r, alpha, a, b = params
+    x, t_x, T = as_float_arrays(x, t_x, T)
+    log_odds_dead = (r + x) * np.log((alpha + T) / (alpha + t_x)) + np.log(a / (b + np.maximum(x, 1) - 1))
+    return np.where(x == 0, 1.0, expit(-log_odds_dead))
+
+
+def expected_purchases(params, t, x, t_x, T) -> np.ndarray:
+    """E[purchases in (T, T + t] | x, t_x, T] — equation (10)."""
+    r, alpha, a, b = params
+    t, x, t_x, T = as_float_arrays(t, x, t_x, T)
+    z = t / (alpha + T + t)
+    c = a + b + x - 1
+    log_hyp = log_hyp2f1(r + x, b + x, c, z)
+    growth = 1 - np.exp(log_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
+    dropout_odds = np.where(x > 0, a / (b + np.maximum(x, 1) - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
+    return (c / (a - 1)) * growth / (1 + dropout_odds)
+
+
+def probability_of_purchases(params, n, t) -> np.ndarray:
+    """P(N(t) = n) for a customer drawn from the population — equation (8).
+
+    The finite sum of negative-binomial terms in the paper is the regularised incomplete beta.
+    """
+    r, alpha, a, b = params
+    n, t = as_float_arrays(n, t)
+    alive_all_along = np.exp(betaln(a, b + n) - betaln(a, b) + gamma_poisson_log_pmf(n, r, alpha, t))
+    dropped_after_n = np.exp(betaln(a + 1, b + n - 1) - betaln(a, b)) * gamma_poisson_at_least(n, r, alpha, t)
+    dropped = np.where(n > 0, dropped_after_n, 0.0)
+    return alive_all_along + dropped
+
+
+def threshold_age(params, threshold, x, t_x) -> np.ndarray:
+    """The age T at which p_alive falls to `threshold` with no new purchase (scoring.md §3).
+
+    A customer with no repeat purchase is never considered dead by BG/NBD: infinity.
+    """
+    r, alpha, a, b = params
+    x, t_x = as_float_arrays(x, t_x)
+    odds = (1 / threshold - 1) * (b + np.maximum(x, 1) - 1) / a
+    with np.errstate(divide="ignore"):
+        age = (alpha + t_x) * odds ** (1 / (r + x)) - alpha
+    return np.where(x > 0, age, np.inf)

@@ -1,0 +1,88 @@
+"""MBG/NBD: Batislam, Denizel & Filiztekin (2007), with Wagner & Hoppe's (2008) erratum.
+
+As BG/NBD, but a customer can also drop out right after the first purchase, so one-time buyers
+age too. The default model for p_alive. Parameters are (r, alpha, a, b).
+"""
+
+import numpy as np
+from scipy.special import betaln, digamma, expit, gammaln
+
+from services.scoring.fitting import (
+    DEFAULT_MIN_CUSTOMERS,
+    CompressedPopulation,
+    FitResult,
+    fit_purchase_model,
+    weighted_mean,
+)
+from services.scoring.special import as_float_arrays, gamma_poisson_at_least, gamma_poisson_log_pmf, log_hyp2f1
+
+NAME = "mbgnbd"
+PARAM_NAMES = ("r", "alpha", "a", "b")
+
+
+def objective_for(population: CompressedPopulation):
+    x, t_x, T = population.x, population.t_x, population.T
+
+    def mean_negative_log_likelihood(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        r, alpha, a, b = np.exp(log_params)
+        aging = np.log(alpha + T) - np.log(alpha + t_x)
+        log_odds_dropped = np.log(a) - np.log(b + x) + (r + x) * aging
+        log_likelihood = (
+            gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+            + gammaln(a + b) + gammaln(b + x + 1) - gammaln(b) - gammaln(a + b + x + 1)
+            - (r + x) * np.log(alpha + T) + np.logaddexp(log_odds_dropped, 0)
+        )
+        share_dropped = expit(log_odds_dropped)
+        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - np.log(alpha + T) + share_dropped * aging
+        d_alpha = r / alpha - (r + x) / (alpha + T) + share_dropped * (r + x) * (1 / (alpha + T) - 1 / (alpha + t_x))
+        d_a = digamma(a + b) - digamma(a + b + x + 1) + share_dropped / a
+        d_b = digamma(a + b) + digamma(b + x + 1) - digamma(b) - digamma(a + b + x + 1) - share_dropped / (b + x)
+        gradient = np.stack([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
+        return -float(weighted_mean(population, log_likelihood)), -weighted_mean(population, gradient)
+
+    return mean_negative_log_likelihood
+
+
+def fit(x, t_x, T, *, penalizer: float = 0.0, min_customers: int = DEFAULT_MIN_CUSTOMERS) -> FitResult:
+    return fit_purchase_model(
+        model=NAME, param_names=PARAM_NAMES, objective_for=objective_for, time_param_indices=(1,),
+        x=x, t_x=t_x, T=T, penalizer=penalizer, min_customers=min_customers,
+    )
+
+
+def _log_odds_dropped(params, x, t_x, T):
+    r, alpha, a, b = params
+    return np.log(a / (b + x)) + (r + x) * np.log((alpha + T) / (alpha + t_x))
+
+
+def p_alive(params, x, t_x, T) -> np.ndarray:
+    """P(alive | x, t_x, T) — Batislam et al., appendix A, eq. (5)."""
+    return expit(-_log_odds_dropped(params, *as_float_arrays(x, t_x, T)))
+
+
+def expected_purchases(params, t, x, t_x, T) -> np.ndarray:
+    """E[purchases in (T, T + t] | x, t_x, T] as Wagner & Hoppe correct it."""
+    r, alpha, a, b = params
+    t, x, t_x, T = as_float_arrays(t, x, t_x, T)
+    log_hyp = log_hyp2f1(r + x, b + x + 1, a + b + x, t / (alpha + T + t))
+    growth = 1 - np.exp(log_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
+    return (a + b + x) / (a - 1) * growth / (1 + np.exp(_log_odds_dropped(params, x, t_x, T)))
+
+
+def probability_of_purchases(params, n, t) -> np.ndarray:
+    """P(N(t) = n) for a customer drawn from the population."""
+    r, alpha, a, b = params
+    n, t = as_float_arrays(n, t)
+    alive_all_along = np.exp(betaln(a, b + n + 1) - betaln(a, b) + gamma_poisson_log_pmf(n, r, alpha, t))
+    dropped = np.exp(betaln(a + 1, b + n) - betaln(a, b)) * gamma_poisson_at_least(n, r, alpha, t)
+    return alive_all_along + dropped
+
+
+def threshold_age(params, threshold, x, t_x) -> np.ndarray:
+    """The age T at which p_alive falls to `threshold` with no new purchase (scoring.md §3).
+
+    Below t_x when p_alive is under the threshold already at the last purchase.
+    """
+    r, alpha, a, b = params
+    x, t_x = as_float_arrays(x, t_x)
+    return (alpha + t_x) * ((1 / threshold - 1) * (b + x) / a) ** (1 / (r + x)) - alpha
