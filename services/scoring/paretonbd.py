@@ -125,8 +125,8 @@ def p_alive(params, x, t_x, T) -> np.ndarray:
 def expected_purchases(params, t, x, t_x, T) -> np.ndarray:
     """E[purchases in (T, T + t] | x, t_x, T] — note 009, eq. (41)."""
     r, alpha, s, beta = params
+    alive = p_alive(params, x, t_x, T)  # before broadcasting against t: the costly part needs no t
     t, x, t_x, T = as_float_arrays(t, x, t_x, T)
-    alive = p_alive(params, x, t_x, T)
     rate_while_alive = (r + x) * (beta + T) / ((alpha + T) * (s - 1))
     return alive * rate_while_alive * -np.expm1((s - 1) * np.log((beta + T) / (beta + T + t)))
 
