@@ -48,6 +48,7 @@ def to_units(amount):
 
 
 def _monetary(repeat_units, frequency):
+    repeat_units, frequency = np.asarray(repeat_units, dtype=float), np.asarray(frequency, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(frequency > 0, repeat_units / frequency, 0.0) / UNITS_PER_CURRENCY
 
