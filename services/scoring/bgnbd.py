@@ -5,15 +5,10 @@ purchase, drops out with probability p ~ Beta(a, b). Parameters are (r, alpha, a
 """
 
 import numpy as np
-from scipy.special import betaln, digamma, expit, gammaln
+from scipy.special import betaln, expit
 
-from services.scoring.fitting import (
-    DEFAULT_MIN_CUSTOMERS,
-    CompressedPopulation,
-    FitResult,
-    fit_purchase_model,
-    weighted_mean,
-)
+from services.scoring import bg_family
+from services.scoring.fitting import DEFAULT_MIN_CUSTOMERS, CompressedPopulation, FitResult, fit_purchase_model
 from services.scoring.special import as_float_arrays, gamma_poisson_at_least, gamma_poisson_log_pmf, log_hyp2f1
 
 NAME = "bgnbd"
@@ -21,32 +16,7 @@ PARAM_NAMES = ("r", "alpha", "a", "b")
 
 
 def objective_for(population: CompressedPopulation):
-    x, t_x, T = population.x, population.t_x, population.T
-    repeat = x > 0
-
-    def mean_negative_log_likelihood(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        r, alpha, a, b = np.exp(log_params)
-        b_repeat = b + np.maximum(x, 1) - 1
-        base = (
-            gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-            + gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-        )
-        still_alive = -(r + x) * np.log(alpha + T)
-        dropped_after_last = np.where(repeat, np.log(a) - np.log(b_repeat) - (r + x) * np.log(alpha + t_x), -np.inf)
-        top = np.maximum(still_alive, dropped_after_last)
-        alive_weight = np.exp(still_alive - top)
-        dropped_weight = np.exp(dropped_after_last - top)
-        log_likelihood = base + top + np.log(alive_weight + dropped_weight)
-        share_alive = alive_weight / (alive_weight + dropped_weight)
-        share_dropped = 1 - share_alive
-        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - share_alive * np.log(alpha + T) - share_dropped * np.log(alpha + t_x)
-        d_alpha = r / alpha - share_alive * (r + x) / (alpha + T) - share_dropped * (r + x) / (alpha + t_x)
-        d_a = digamma(a + b) - digamma(a + b + x) + share_dropped / a
-        d_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - share_dropped / b_repeat
-        gradient = np.stack([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
-        return -float(weighted_mean(population, log_likelihood)), -weighted_mean(population, gradient)
-
-    return mean_negative_log_likelihood
+    return bg_family.objective_for(population, first_purchase_dropout=False)
 
 
 def fit(x, t_x, T, *, penalizer: float = 0.0, min_customers: int = DEFAULT_MIN_CUSTOMERS) -> FitResult:

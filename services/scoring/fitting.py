@@ -14,6 +14,8 @@ DEFAULT_MIN_CUSTOMERS = 200
 # The optimiser stops on a relative gradient this small; beyond it the published digits are stable.
 GRADIENT_TOLERANCE = 1e-9
 MAX_ITERATIONS = 2000
+# Packed (x, t_x, T) keys below this are counted in a dense table rather than sorted.
+DENSE_KEY_LIMIT = 2**25
 
 # (mean negative log-likelihood, its gradient in log-parameters) at a point in log-parameters.
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
@@ -87,8 +89,40 @@ def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.nda
 
 
 def compress_population(x, t_x, T) -> CompressedPopulation:
-    (cx, ct, cT), counts, rows = compress(np.asarray(x, float), np.asarray(t_x, float), np.asarray(T, float))
+    x, t_x, T = (np.asarray(column, dtype=float) for column in (x, t_x, T))
+    if _whole_days(x, t_x, T):
+        return _compress_whole_days(x, t_x, T)
+    (cx, ct, cT), counts, rows = compress(x, t_x, T)
     return CompressedPopulation(cx, ct, cT, counts, rows)
+
+
+def _whole_days(*columns: np.ndarray) -> bool:
+    """Whole, non-negative values small enough to pack (x, t_x, T) into one int64 key."""
+    if not all(column.size and column.min() >= 0 and np.all(column == np.floor(column)) for column in columns):
+        return False
+    return float(np.prod([column.max() + 1 for column in columns])) < 2.0**62
+
+
+def _compress_whole_days(x, t_x, T) -> CompressedPopulation:
+    """Summaries in whole days share rows heavily: one sort of a packed key finds them quickly."""
+    t_span, T_span = int(t_x.max()) + 1, int(T.max()) + 1
+    key = (x.astype(np.int64) * t_span + t_x.astype(np.int64)) * T_span + T.astype(np.int64)
+    if key.max() < DENSE_KEY_LIMIT:
+        counts_by_key = np.bincount(key)
+        keys = np.flatnonzero(counts_by_key)
+        counts = counts_by_key[keys]
+        row_of_key = np.zeros(counts_by_key.size, dtype=np.int64)
+        row_of_key[keys] = np.arange(keys.size)
+        rows = row_of_key[key]
+    else:
+        keys, rows, counts = np.unique(key, return_inverse=True, return_counts=True)
+    return CompressedPopulation(
+        x=(keys // (t_span * T_span)).astype(float),
+        t_x=(keys // T_span % t_span).astype(float),
+        T=(keys % T_span).astype(float),
+        counts=counts,
+        row_of_customer=rows.ravel(),
+    )
 
 
 def require_population(model: str, n_customers: int, min_customers: int) -> None:
@@ -197,7 +231,8 @@ def fit_purchase_model(
     require_population(model, x.size, min_customers)
     check_purchase_summary(x, t_x, T)
     scale = 1.0 / T.max()
-    population = compress_population(x, t_x * scale, T * scale)
+    rows = compress_population(x, t_x, T)
+    population = replace(rows, t_x=rows.t_x * scale, T=rows.T * scale)
 
     def unscale(params: np.ndarray) -> np.ndarray:
         params = params.copy()
@@ -228,6 +263,15 @@ def check_purchase_summary(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> Non
         raise ValueError("T must be > 0")
 
 
+def dot(per_row: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sum over the last axis of per_row × weights.
+
+    Not through BLAS: its threads stall when the machine's other cores are busy, and these
+    vectors are too short to gain from them.
+    """
+    return np.einsum("...i,i->...", per_row, weights)
+
+
 def weighted_mean(population: CompressedPopulation, per_row: np.ndarray) -> np.ndarray:
     """Mean over customers of a per-row quantity (last axis rows), using the row counts."""
-    return per_row @ population.counts / population.counts.sum()
+    return dot(per_row, population.counts.astype(float)) / population.counts.sum()

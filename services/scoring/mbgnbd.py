@@ -5,15 +5,10 @@ age too. The default model for p_alive. Parameters are (r, alpha, a, b).
 """
 
 import numpy as np
-from scipy.special import betaln, digamma, expit, gammaln
+from scipy.special import betaln, expit
 
-from services.scoring.fitting import (
-    DEFAULT_MIN_CUSTOMERS,
-    CompressedPopulation,
-    FitResult,
-    fit_purchase_model,
-    weighted_mean,
-)
+from services.scoring import bg_family
+from services.scoring.fitting import DEFAULT_MIN_CUSTOMERS, CompressedPopulation, FitResult, fit_purchase_model
 from services.scoring.special import as_float_arrays, gamma_poisson_at_least, gamma_poisson_log_pmf, log_hyp2f1
 
 NAME = "mbgnbd"
@@ -21,26 +16,7 @@ PARAM_NAMES = ("r", "alpha", "a", "b")
 
 
 def objective_for(population: CompressedPopulation):
-    x, t_x, T = population.x, population.t_x, population.T
-
-    def mean_negative_log_likelihood(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        r, alpha, a, b = np.exp(log_params)
-        aging = np.log(alpha + T) - np.log(alpha + t_x)
-        log_odds_dropped = np.log(a) - np.log(b + x) + (r + x) * aging
-        log_likelihood = (
-            gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-            + gammaln(a + b) + gammaln(b + x + 1) - gammaln(b) - gammaln(a + b + x + 1)
-            - (r + x) * np.log(alpha + T) + np.logaddexp(log_odds_dropped, 0)
-        )
-        share_dropped = expit(log_odds_dropped)
-        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - np.log(alpha + T) + share_dropped * aging
-        d_alpha = r / alpha - (r + x) / (alpha + T) + share_dropped * (r + x) * (1 / (alpha + T) - 1 / (alpha + t_x))
-        d_a = digamma(a + b) - digamma(a + b + x + 1) + share_dropped / a
-        d_b = digamma(a + b) + digamma(b + x + 1) - digamma(b) - digamma(a + b + x + 1) - share_dropped / (b + x)
-        gradient = np.stack([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
-        return -float(weighted_mean(population, log_likelihood)), -weighted_mean(population, gradient)
-
-    return mean_negative_log_likelihood
+    return bg_family.objective_for(population, first_purchase_dropout=True)
 
 
 def fit(x, t_x, T, *, penalizer: float = 0.0, min_customers: int = DEFAULT_MIN_CUSTOMERS) -> FitResult:
