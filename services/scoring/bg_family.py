@@ -11,11 +11,14 @@ and summed with customer counts; only the terms in e^D are evaluated per distinc
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy.special import digamma, expit, gammaln
 
-from services.scoring.fitting import CompressedPopulation, dot
+from services.scoring.fitting import CompressedPopulation, FitResult, dot, fit_purchase_model
+
+PARAM_NAMES = ("r", "alpha", "a", "b")
 
 
 @dataclass(frozen=True)
@@ -79,3 +82,13 @@ def objective_for(population: CompressedPopulation, *, first_purchase_dropout: b
         return -float(log_likelihood) / total, -gradient / total
 
     return mean_negative_log_likelihood
+
+
+def fit(model: str, x, t_x, T, *, first_purchase_dropout: bool, penalizer: float, min_customers: int) -> FitResult:
+    return fit_purchase_model(
+        model=model,
+        param_names=PARAM_NAMES,
+        objective_for=partial(objective_for, first_purchase_dropout=first_purchase_dropout),
+        time_param_indices=(1,),
+        x=x, t_x=t_x, T=T, penalizer=penalizer, min_customers=min_customers,
+    )

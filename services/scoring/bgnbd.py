@@ -4,26 +4,24 @@ A customer buys as a Poisson process with rate lambda ~ Gamma(r, alpha) and, aft
 purchase, drops out with probability p ~ Beta(a, b). Parameters are (r, alpha, a, b).
 """
 
+from functools import partial
+
 import numpy as np
 from scipy.special import betaln, expit
 
 from services.scoring import bg_family
-from services.scoring.fitting import DEFAULT_MIN_CUSTOMERS, CompressedPopulation, FitResult, fit_purchase_model
+from services.scoring.fitting import DEFAULT_MIN_CUSTOMERS, FitResult
 from services.scoring.special import as_float_arrays, gamma_poisson_at_least, gamma_poisson_log_pmf, log_hyp2f1
 
 NAME = "bgnbd"
-PARAM_NAMES = ("r", "alpha", "a", "b")
+PARAM_NAMES = bg_family.PARAM_NAMES
 
 
-def objective_for(population: CompressedPopulation):
-    return bg_family.objective_for(population, first_purchase_dropout=False)
+objective_for = partial(bg_family.objective_for, first_purchase_dropout=False)
 
 
 def fit(x, t_x, T, *, penalizer: float = 0.0, min_customers: int = DEFAULT_MIN_CUSTOMERS) -> FitResult:
-    return fit_purchase_model(
-        model=NAME, param_names=PARAM_NAMES, objective_for=objective_for, time_param_indices=(1,),
-        x=x, t_x=t_x, T=T, penalizer=penalizer, min_customers=min_customers,
-    )
+    return bg_family.fit(NAME, x, t_x, T, first_purchase_dropout=False, penalizer=penalizer, min_customers=min_customers)
 
 
 def p_alive(params, x, t_x, T) -> np.ndarray:
