@@ -33,15 +33,17 @@ def p_alive(params, x, t_x, T) -> np.ndarray:
 
 
 def expected_purchases(params, t, x, t_x, T) -> np.ndarray:
-    """E[purchases in (T, T + t] | x, t_x, T] — equation (10)."""
+    """E[purchases in (T, T + t] | x, t_x, T] — equation (10): p_alive times the if-alive part."""
+    return p_alive(params, x, t_x, T) * expected_purchases_if_alive(params, t, x, T)
+
+
+def expected_purchases_if_alive(params, t, x, T) -> np.ndarray:
+    """E[purchases in (T, T + t] | alive at T, x]; it does not depend on t_x."""
     r, alpha, a, b = params
-    t, x, t_x, T = as_float_arrays(t, x, t_x, T)
-    z = t / (alpha + T + t)
+    t, x, T = as_float_arrays(t, x, T)
     c = a + b + x - 1
-    log_hyp = log_hyp2f1(r + x, b + x, c, z)
-    growth = 1 - np.exp(log_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
-    dropout_odds = np.where(x > 0, a / (b + np.maximum(x, 1) - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
-    return (c / (a - 1)) * growth / (1 + dropout_odds)
+    log_hyp = log_hyp2f1(r + x, b + x, c, t / (alpha + T + t))
+    return c / (a - 1) * -np.expm1(log_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
 
 
 def probability_of_purchases(params, n, t) -> np.ndarray:

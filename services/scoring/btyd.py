@@ -15,6 +15,7 @@ class PurchaseModel:
     fit: Callable[..., FitResult]
     p_alive: Callable
     expected_purchases: Callable
+    expected_purchases_if_alive: Callable
     threshold_age: Callable
 
     @classmethod
@@ -25,6 +26,7 @@ class PurchaseModel:
             fit=module.fit,
             p_alive=module.p_alive,
             expected_purchases=module.expected_purchases,
+            expected_purchases_if_alive=module.expected_purchases_if_alive,
             threshold_age=module.threshold_age,
         )
 

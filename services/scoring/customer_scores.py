@@ -1,4 +1,4 @@
-"""Per-customer predictions for a whole population, computed once per distinct (x, t_x, T).
+"""Per-customer predictions for a whole population, each computed once per distinct history.
 
 Customers share (x, t_x, T) heavily when times are whole days, so the special functions run on
 the distinct rows and the results are spread back to customers by index.
@@ -11,7 +11,7 @@ import numpy as np
 from services.scoring import gamma_gamma
 from services.scoring.btyd import PurchaseModel
 from services.scoring.clv import DEFAULT_MONTHLY_DISCOUNT, DEFAULT_MONTHS, customer_lifetime_value
-from services.scoring.fitting import FitResult, compress_population, draw_params
+from services.scoring.fitting import FitResult, compress, compress_population, draw_params
 
 HORIZONS_DAYS = (30, 90, 365)
 INTERVAL_LEVEL = 0.9
@@ -48,21 +48,25 @@ def score_customers(
     months: int = DEFAULT_MONTHS,
     monthly_discount: float = DEFAULT_MONTHLY_DISCOUNT,
 ) -> CustomerScores:
+    """Expected purchases are p_alive times an if-alive part that needs only (x, T): the
+    special functions run once per distinct (x, T), p_alive once per distinct (x, t_x, T)."""
     population = compress_population(x, t_x, T)
-    rows = population.row_of_customer
-    distinct = (population.x, population.t_x, population.T)
+    (pair_x, pair_T), _, pair_of_row = compress(population.x, population.T)
+    alive = model.p_alive(params, population.x, population.t_x, population.T)[population.row_of_customer]
+    pair = pair_of_row[population.row_of_customer]
+
+    def if_alive(t, x, t_x, T):
+        return model.expected_purchases_if_alive(params, t, x, T)
+
+    # CLV is linear in order value: per distinct (x, T) for a value of 1 and a live customer, then scaled.
+    clv_if_alive = customer_lifetime_value(if_alive, pair_x, np.zeros_like(pair_x), pair_T, 1.0,
+                                           months=months, monthly_discount=monthly_discount)
     order_value = gamma_gamma.expected_order_value(order_value_params, x, monetary)
-
-    def expected(t, *history):
-        return model.expected_purchases(params, t, *history)
-
-    # CLV is linear in order value: compute it per distinct row for a value of 1, then scale.
-    clv_per_unit = customer_lifetime_value(expected, *distinct, 1.0, months=months, monthly_discount=monthly_discount)
     return CustomerScores(
-        p_alive=model.p_alive(params, *distinct)[rows],
-        expected_purchases={t: expected(float(t), *distinct)[rows] for t in horizons},
+        p_alive=alive,
+        expected_purchases={t: alive * if_alive(float(t), pair_x, None, pair_T)[pair] for t in horizons},
         expected_order_value=order_value,
-        clv=order_value * clv_per_unit[rows],
+        clv=order_value * alive * clv_if_alive[pair],
     )
 
 

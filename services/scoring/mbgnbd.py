@@ -35,12 +35,16 @@ def p_alive(params, x, t_x, T) -> np.ndarray:
 
 
 def expected_purchases(params, t, x, t_x, T) -> np.ndarray:
-    """E[purchases in (T, T + t] | x, t_x, T] as Wagner & Hoppe correct it."""
+    """E[purchases in (T, T + t] | x, t_x, T] as Wagner & Hoppe correct it: p_alive times the if-alive part."""
+    return p_alive(params, x, t_x, T) * expected_purchases_if_alive(params, t, x, T)
+
+
+def expected_purchases_if_alive(params, t, x, T) -> np.ndarray:
+    """E[purchases in (T, T + t] | alive at T, x]; it does not depend on t_x."""
     r, alpha, a, b = params
-    t, x, t_x, T = as_float_arrays(t, x, t_x, T)
+    t, x, T = as_float_arrays(t, x, T)
     log_hyp = log_hyp2f1(r + x, b + x + 1, a + b + x, t / (alpha + T + t))
-    growth = 1 - np.exp(log_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
-    return (a + b + x) / (a - 1) * growth / (1 + np.exp(_log_odds_dropped(params, x, t_x, T)))
+    return (a + b + x) / (a - 1) * -np.expm1(log_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
 
 
 def probability_of_purchases(params, n, t) -> np.ndarray:

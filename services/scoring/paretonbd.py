@@ -125,12 +125,16 @@ def p_alive(params, x, t_x, T) -> np.ndarray:
 
 
 def expected_purchases(params, t, x, t_x, T) -> np.ndarray:
-    """E[purchases in (T, T + t] | x, t_x, T] — note 009, eq. (41)."""
+    """E[purchases in (T, T + t] | x, t_x, T] — note 009, eq. (41): p_alive times the if-alive part."""
+    return p_alive(params, x, t_x, T) * expected_purchases_if_alive(params, t, x, T)
+
+
+def expected_purchases_if_alive(params, t, x, T) -> np.ndarray:
+    """E[purchases in (T, T + t] | alive at T, x]; it does not depend on t_x."""
     r, alpha, s, beta = params
-    alive = p_alive(params, x, t_x, T)  # before broadcasting against t: the costly part needs no t
-    t, x, t_x, T = as_float_arrays(t, x, t_x, T)
+    t, x, T = as_float_arrays(t, x, T)
     rate_while_alive = (r + x) * (beta + T) / ((alpha + T) * (s - 1))
-    return alive * rate_while_alive * -np.expm1((s - 1) * np.log((beta + T) / (beta + T + t)))
+    return rate_while_alive * -np.expm1((s - 1) * np.log((beta + T) / (beta + T + t)))
 
 
 def threshold_age(params, threshold, x, t_x) -> np.ndarray:
