@@ -17,9 +17,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from services.scoring import gamma_gamma
 from services.scoring.btyd import DEFAULT_MODEL, MODELS
-from services.scoring.customer_scores import HORIZONS_DAYS, score_customers, score_intervals
-from services.scoring.fitting import FitNotConverged, FitResult, NotEnoughCustomers
-from services.scoring.holdout import calibration_table, calibration_chart_png, split_calibration_holdout
+from services.scoring.customer_scores import HORIZONS_DAYS, score_histories, score_intervals
+from services.scoring.fitting import FitNotConverged, FitResult, NotEnoughCustomers, compress_population
+from services.scoring.holdout import calibration_table, split_calibration_holdout
 from services.scoring.summary import EventAfterAsOf, PurchaseSummary, summarise_purchases
 from services.scoring.transaction_file import MalformedTransactions, Transactions, parse_days, parse_transactions
 
@@ -28,6 +28,11 @@ clv_app = typer.Typer(help="Customer value models: fit, score and check them.", 
 # Files larger than this show a progress bar while they are read.
 PROGRESS_FROM_BYTES = 8 * 1024 * 1024
 READ_CHUNK_BYTES = 4 * 1024 * 1024
+DECIMAL_FORMAT = b"%.12g"
+OUT_COLUMNS = (
+    "customer_id", "frequency", "recency", "T", "monetary", "p_alive", "expected_purchases_30",
+    "expected_purchases_90", "expected_purchases_365", "expected_order_value", "clv",
+)
 stderr = Console(stderr=True)
 
 
@@ -53,30 +58,25 @@ class CustomerLog:
     path: Path
     transactions: Transactions
     codes: np.ndarray
-    customer_ids: list[str]
+    customer_ids: np.ndarray  # UTF-8 bytes, indexed by code
 
 
 def read_log(path: Path) -> CustomerLog:
-    text = _read_text(path)
     try:
-        transactions = parse_transactions(text)
+        transactions = parse_transactions(_read_bytes(path))
     except MalformedTransactions as problem:
         raise CommandFailed(f"{path}:{problem}") from None
-    index: dict[str, int] = {}
-    codes = np.fromiter((index.setdefault(c, len(index)) for c in transactions.customer_id), dtype=np.int64)
-    return CustomerLog(path, transactions, codes, list(index))
+    ids, codes = np.unique(transactions.customer_id, return_inverse=True)
+    return CustomerLog(path, transactions, codes.ravel(), ids)
 
 
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
-            raw = _read_with_progress(handle, size) if size >= PROGRESS_FROM_BYTES else handle.read()
-        return raw.decode("utf-8-sig")
+            return _read_with_progress(handle, size) if size >= PROGRESS_FROM_BYTES else handle.read()
     except OSError as problem:
         raise CommandFailed(f"{path}: cannot read: {problem.strerror}") from None
-    except UnicodeDecodeError as problem:
-        raise CommandFailed(f"{path}: not UTF-8 text (byte {problem.start})") from None
 
 
 def _read_with_progress(handle, size: int) -> bytes:
@@ -141,30 +141,39 @@ def fit_report(fit: FitResult, values: FitResult, as_of: float) -> dict:
 
 
 def customer_table(log: CustomerLog, summary: PurchaseSummary, model_name: str, fit: FitResult, values: FitResult,
-                   intervals: bool) -> dict[str, list[str]]:
-    history = dict(x=summary.frequency, t_x=summary.recency, T=summary.T, monetary=summary.monetary)
+                   intervals: bool) -> tuple[list[str], list[list[bytes]]]:
+    """Column names and columns of UTF-8 cells; what depends only on (x, t_x, T) is formatted
+    once per distinct history, as customers share them heavily."""
     model = MODELS[model_name]
     try:
-        scores = score_customers(model, fit.usable_params(), values.usable_params(), **history)
+        params, value_params = fit.usable_params(), values.usable_params()
     except FitNotConverged as problem:
         raise CommandFailed(str(problem), code=2) from None
-    columns = {
-        "customer_id": [log.customer_ids[code] for code in summary.customers],
-        "frequency": _whole(summary.frequency),
-        "recency": _whole(summary.recency),
-        "T": _whole(summary.T),
-        "monetary": _decimal(summary.monetary),
-        "p_alive": _decimal(scores.p_alive),
-        **{f"expected_purchases_{t}": _decimal(scores.expected_purchases[t]) for t in HORIZONS_DAYS},
-        "expected_order_value": _decimal(scores.expected_order_value),
-        "clv": _decimal(scores.clv),
-    }
+    population = compress_population(summary.frequency, summary.recency, summary.T)
+    rows = population.row_of_customer
+    histories = score_histories(model, params, population)
+    order_value = gamma_gamma.expected_order_value(value_params, summary.frequency, summary.monetary)
+    history_cells = _joined([_whole(population.x), _whole(population.t_x), _whole(population.T)])
+    score_cells = _joined([_decimal(histories.p_alive), *(_decimal(histories.expected_purchases[t]) for t in HORIZONS_DAYS)])
+    one_time = summary.frequency == 0
+    columns = [
+        log.customer_ids[summary.customers].tolist(),
+        history_cells[rows].tolist(),
+        _decimal_per_history(summary.monetary, rows, one_time),
+        score_cells[rows].tolist(),
+        _decimal_per_history(order_value, rows, one_time),
+        _decimal_per_history(order_value * histories.discounted_purchases[rows], rows, one_time),
+    ]
+    names = list(OUT_COLUMNS)
     if intervals:
-        columns |= _interval_columns(score_intervals(model, fit, values, **history))
-    return columns
+        history = dict(x=summary.frequency, t_x=summary.recency, T=summary.T, monetary=summary.monetary)
+        bounds = _interval_columns(score_intervals(model, fit, values, **history))
+        names += list(bounds)
+        columns += list(bounds.values())
+    return names, columns
 
 
-def _interval_columns(bounds) -> dict[str, list[str]]:
+def _interval_columns(bounds) -> dict[str, list[bytes]]:
     named = {"p_alive": bounds.p_alive, "clv": bounds.clv}
     named |= {f"expected_purchases_{t}": bounds.expected_purchases[t] for t in HORIZONS_DAYS}
     columns = {}
@@ -173,18 +182,35 @@ def _interval_columns(bounds) -> dict[str, list[str]]:
     return columns
 
 
-def _whole(values: np.ndarray) -> list[str]:
-    return values.astype(np.int64).astype(str).tolist()
+def _joined(columns: list[list[bytes]]) -> np.ndarray:
+    return np.array(list(map(b",".join, zip(*columns))), dtype=object)
 
 
-def _decimal(values: np.ndarray) -> list[str]:
-    return list(map(repr, values.tolist()))
+def _whole(values: np.ndarray) -> list[bytes]:
+    return values.astype(np.int64).astype(bytes).tolist()
 
 
-def write_table(path: Path, columns: dict[str, list[str]]) -> None:
-    rows = map(",".join, zip(*columns.values()))
+def _decimal(values: np.ndarray) -> list[bytes]:
+    """12 significant digits."""
+    return list(map(DECIMAL_FORMAT.__mod__, values.tolist()))
+
+
+def _decimal_per_history(values: np.ndarray, rows: np.ndarray, by_history: np.ndarray) -> list[bytes]:
+    """As _decimal, formatting once per distinct history the values that depend on nothing else
+    (`by_history`: those of one-time buyers, whose order value is the population mean)."""
+    cells = np.empty(values.size, dtype=object)
+    cells[~by_history] = _decimal(values[~by_history])
+    histories, first = np.unique(rows[by_history], return_index=True)
+    shared = np.empty(rows.max() + 1 if rows.size else 0, dtype=object)
+    shared[histories] = _decimal(values[by_history][first])
+    cells[by_history] = shared[rows[by_history]]
+    return cells.tolist()
+
+
+def write_table(path: Path, names: list[str], columns: list[list[bytes]]) -> None:
+    rows = map(b",".join, zip(*columns))
     try:
-        path.write_text(",".join(columns) + "\n" + "\n".join(rows) + "\n")
+        path.write_bytes(",".join(names).encode() + b"\n" + b"\n".join(rows) + b"\n")
     except OSError as problem:
         raise CommandFailed(f"{path}: cannot write: {problem.strerror}") from None
 
@@ -206,9 +232,9 @@ def fit_command(
         summary = summarise(log, as_of_day, "--as-of")
         fit, values = fit_models(model, summary)
         print(json.dumps(fit_report(fit, values, as_of_day), indent=2))
-        table = customer_table(log, summary, model, fit, values, intervals)
+        names, columns = customer_table(log, summary, model, fit, values, intervals)
         if out is not None:
-            write_table(out, table)
+            write_table(out, names, columns)
 
 
 @clv_app.command("evaluate")
@@ -244,4 +270,7 @@ def evaluate_command(
         print(json.dumps({"model": model, "params": fit.params, "holdout_days": split.holdout_days,
                           "by_calibration_frequency": table.as_rows()}, indent=2))
         if plot is not None:
+            # matplotlib costs a third of a second to import: only the command that draws pays it.
+            from services.scoring.holdout_chart import calibration_chart_png
+
             plot.write_bytes(calibration_chart_png(table, model=model))

@@ -11,7 +11,7 @@ import numpy as np
 from services.scoring import gamma_gamma
 from services.scoring.btyd import PurchaseModel
 from services.scoring.clv import DEFAULT_MONTHLY_DISCOUNT, DEFAULT_MONTHS, customer_lifetime_value
-from services.scoring.fitting import FitResult, compress, compress_population, draw_params
+from services.scoring.fitting import CompressedPopulation, FitResult, compress, compress_population, draw_params
 
 HORIZONS_DAYS = (30, 90, 365)
 INTERVAL_LEVEL = 0.9
@@ -35,6 +35,42 @@ class ScoreIntervals:
     clv: tuple[np.ndarray, np.ndarray]
 
 
+@dataclass(frozen=True)
+class HistoryScores:
+    """Per distinct (x, t_x, T) of a compressed population."""
+
+    p_alive: np.ndarray
+    expected_purchases: dict[int, np.ndarray]
+    # Purchases over the CLV horizon, each discounted to today: CLV per unit of order value.
+    discounted_purchases: np.ndarray
+
+
+def score_histories(
+    model: PurchaseModel,
+    params,
+    population: CompressedPopulation,
+    *,
+    horizons=HORIZONS_DAYS,
+    months: int = DEFAULT_MONTHS,
+    monthly_discount: float = DEFAULT_MONTHLY_DISCOUNT,
+) -> HistoryScores:
+    """Expected purchases are p_alive times an if-alive part that needs only (x, T): the
+    special functions run once per distinct (x, T), p_alive once per distinct (x, t_x, T)."""
+    (pair_x, pair_T), _, pair = compress(population.x, population.T)
+    alive = model.p_alive(params, population.x, population.t_x, population.T)
+
+    def if_alive(t, x, t_x, T):
+        return model.expected_purchases_if_alive(params, t, x, T)
+
+    discounted_if_alive = customer_lifetime_value(if_alive, pair_x, np.zeros_like(pair_x), pair_T, 1.0,
+                                                  months=months, monthly_discount=monthly_discount)
+    return HistoryScores(
+        p_alive=alive,
+        expected_purchases={t: alive * if_alive(float(t), pair_x, None, pair_T)[pair] for t in horizons},
+        discounted_purchases=alive * discounted_if_alive[pair],
+    )
+
+
 def score_customers(
     model: PurchaseModel,
     params,
@@ -48,25 +84,16 @@ def score_customers(
     months: int = DEFAULT_MONTHS,
     monthly_discount: float = DEFAULT_MONTHLY_DISCOUNT,
 ) -> CustomerScores:
-    """Expected purchases are p_alive times an if-alive part that needs only (x, T): the
-    special functions run once per distinct (x, T), p_alive once per distinct (x, t_x, T)."""
     population = compress_population(x, t_x, T)
-    (pair_x, pair_T), _, pair_of_row = compress(population.x, population.T)
-    alive = model.p_alive(params, population.x, population.t_x, population.T)[population.row_of_customer]
-    pair = pair_of_row[population.row_of_customer]
-
-    def if_alive(t, x, t_x, T):
-        return model.expected_purchases_if_alive(params, t, x, T)
-
-    # CLV is linear in order value: per distinct (x, T) for a value of 1 and a live customer, then scaled.
-    clv_if_alive = customer_lifetime_value(if_alive, pair_x, np.zeros_like(pair_x), pair_T, 1.0,
-                                           months=months, monthly_discount=monthly_discount)
+    rows = population.row_of_customer
+    histories = score_histories(model, params, population, horizons=horizons, months=months,
+                                monthly_discount=monthly_discount)
     order_value = gamma_gamma.expected_order_value(order_value_params, x, monetary)
     return CustomerScores(
-        p_alive=alive,
-        expected_purchases={t: alive * if_alive(float(t), pair_x, None, pair_T)[pair] for t in horizons},
+        p_alive=histories.p_alive[rows],
+        expected_purchases={t: histories.expected_purchases[t][rows] for t in horizons},
         expected_order_value=order_value,
-        clv=order_value * alive * clv_if_alive[pair],
+        clv=order_value * histories.discounted_purchases[rows],
     )
 
 

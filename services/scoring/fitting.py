@@ -11,11 +11,17 @@ import numpy as np
 from scipy.optimize import minimize
 
 DEFAULT_MIN_CUSTOMERS = 200
-# The optimiser stops on a relative gradient this small; beyond it the published digits are stable.
+# The optimiser aims for a gradient (of the mean log-likelihood per customer, in log-parameters)
+# this small; beyond it the published digits are stable.
 GRADIENT_TOLERANCE = 1e-9
+# A fit has converged when the gradient at its answer is this small, whatever made the optimiser
+# stop: its line search may give up at the limit of double precision, just short of its aim.
+CONVERGED_GRADIENT = 1e-6
 MAX_ITERATIONS = 2000
 # Packed (x, t_x, T) keys below this are counted in a dense table rather than sorted.
+# (and no more than this many possible keys per customer, or the table costs more than a sort).
 DENSE_KEY_LIMIT = 2**25
+DENSE_KEYS_PER_CUSTOMER = 16
 
 # (mean negative log-likelihood, its gradient in log-parameters) at a point in log-parameters.
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
@@ -107,7 +113,7 @@ def _compress_whole_days(x, t_x, T) -> CompressedPopulation:
     """Summaries in whole days share rows heavily: one sort of a packed key finds them quickly."""
     t_span, T_span = int(t_x.max()) + 1, int(T.max()) + 1
     key = (x.astype(np.int64) * t_span + t_x.astype(np.int64)) * T_span + T.astype(np.int64)
-    if key.max() < DENSE_KEY_LIMIT:
+    if key.max() < min(DENSE_KEY_LIMIT, DENSE_KEYS_PER_CUSTOMER * key.size):
         counts_by_key = np.bincount(key)
         keys = np.flatnonzero(counts_by_key)
         counts = counts_by_key[keys]
@@ -187,7 +193,10 @@ def maximise_likelihood(
     log_params = result.x
     covariance = log_param_covariance(target, log_params, n_customers)
     values = unscale(np.exp(log_params))
-    finite = bool(np.isfinite(result.fun) and np.all(np.isfinite(log_params)))
+    gradient = target(log_params)[1]
+    largest_gradient = float(np.max(np.abs(gradient)))
+    at_optimum = bool(np.all(np.isfinite(log_params)) and largest_gradient <= CONVERGED_GRADIENT)
+    curved = bool(np.all(np.diag(covariance) > 0))  # a maximum, not a saddle or a flat ridge
     mean_log_likelihood = -objective(log_params)[0]
     return FitResult(
         model=model,
@@ -196,9 +205,9 @@ def maximise_likelihood(
         standard_errors=values * np.sqrt(np.abs(np.diag(covariance))),
         log_likelihood=float(mean_log_likelihood * n_customers),
         iterations=int(result.nit),
-        converged=bool(result.success) and finite,
+        converged=at_optimum and curved and result.nit < MAX_ITERATIONS,
         n_customers=n_customers,
-        message=str(result.message),
+        message=f"{result.message}; largest gradient {largest_gradient:.1e}",
         log_param_covariance=covariance,
     )
 

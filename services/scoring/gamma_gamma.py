@@ -13,8 +13,8 @@ from services.scoring.fitting import (
     FitResult,
     compress,
     maximise_likelihood,
+    dot,
     require_population,
-    weighted_mean,
 )
 
 NAME = "gamma_gamma"
@@ -22,21 +22,33 @@ PARAM_NAMES = ("p", "q", "v")
 
 
 def objective_for(population: CompressedPopulation):
-    """`population.x` is the repeat frequency and `population.t_x` the mean repeat order value."""
-    x, m = population.x, population.t_x
+    """`population.x` is the repeat frequency and `population.t_x` the mean repeat order value.
+
+    Terms in x alone are computed once per distinct x; per customer only log(x m + v) remains.
+    """
+    x, m, counts = population.x, population.t_x, population.counts.astype(float)
+    distinct_x, x_of_row = np.unique(x, return_inverse=True)
+    customers_per_x = np.bincount(x_of_row.ravel(), weights=counts)
+    spend = x * m
+    total = counts.sum()
+    # Sums that do not depend on the parameters.
+    x_log_m, log_m, x_log_x = dot(x * np.log(m), counts), dot(np.log(m), counts), dot(x * np.log(x), counts)
+    weighted_x = counts * x
 
     def mean_negative_log_likelihood(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         p, q, v = np.exp(log_params)
-        log_total = np.log(x * m + v)
+        px = p * distinct_x
+        log_total = np.log(spend + v)
+        x_log_total, sum_log_total = dot(log_total, weighted_x), dot(log_total, counts)
         log_likelihood = (
-            gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v)
-            + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * log_total
+            dot(gammaln(px + q) - gammaln(px), customers_per_x) + total * (q * np.log(v) - gammaln(q))
+            + p * (x_log_m + x_log_x) - log_m - p * x_log_total - q * sum_log_total
         )
-        d_p = x * (digamma(p * x + q) - digamma(p * x) + np.log(m) + np.log(x) - log_total)
-        d_q = digamma(p * x + q) - digamma(q) + np.log(v) - log_total
-        d_v = q / v - (p * x + q) / (x * m + v)
-        gradient = np.stack([d_p * p, d_q * q, d_v * v])
-        return -float(weighted_mean(population, log_likelihood)), -weighted_mean(population, gradient)
+        d_p = dot(distinct_x * (digamma(px + q) - digamma(px)), customers_per_x) + x_log_m + x_log_x - x_log_total
+        d_q = dot(digamma(px + q) - digamma(q), customers_per_x) + total * np.log(v) - sum_log_total
+        d_v = total * q / v - dot(1 / (spend + v), p * weighted_x + q * counts)
+        gradient = np.array([d_p * p, d_q * q, d_v * v])
+        return -float(log_likelihood) / total, -gradient / total
 
     return mean_negative_log_likelihood
 

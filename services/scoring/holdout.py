@@ -1,17 +1,12 @@
 """Model checking for analysts: a calibration/holdout split of a transaction log, the way
 lifetimes' `calibration_and_holdout_data` makes it, and predicted vs actual holdout purchases."""
 
-import io
 from dataclasses import dataclass
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # a chart rendered to bytes, never to a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from services.scoring.btyd import PurchaseModel  # noqa: E402
-from services.scoring.summary import summarise_purchases  # noqa: E402
+from services.scoring.btyd import PurchaseModel
+from services.scoring.summary import summarise_purchases
 
 # lifetimes' plot shows the first seven calibration frequencies (0 to 6 repeat periods).
 FREQUENCY_GROUPS = 7
@@ -92,19 +87,3 @@ def calibration_table(model: PurchaseModel, params, split: CalibrationHoldout, g
         actual=mean_by_group(split.holdout_frequency),
         predicted=mean_by_group(predicted),
     )
-
-
-def calibration_chart_png(table: CalibrationTable, *, model: str) -> bytes:
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    axes.plot(table.frequency, table.actual, marker="o", label="actual")
-    axes.plot(table.frequency, table.predicted, marker="s", label=f"predicted ({model})")
-    axes.set(
-        xlabel="purchases in calibration period (repeat periods)",
-        ylabel="average purchases in holdout period",
-        title="Actual vs predicted purchases in the holdout period",
-    )
-    axes.legend()
-    png = io.BytesIO()
-    figure.savefig(png, format="png", dpi=100)
-    plt.close(figure)
-    return png.getvalue()

@@ -64,8 +64,7 @@ def summarise_purchases(customer, day, amount, *, as_of: float) -> PurchaseSumma
     as_of_day = np.floor(as_of)
     period_day = np.floor(day)
     _refuse_events_after(period_day, as_of_day)
-    customers, code = np.unique(customer, return_inverse=True)
-    code = code.ravel()
+    customers, code = _customer_codes(customer)
     first_of_all = period_day.min() if day.size else 0.0
     key = code.astype(np.int64) * (int(as_of_day - first_of_all) + 1) + (period_day - first_of_all).astype(np.int64)
     period_keys, period_of_event = np.unique(key, return_inverse=True)
@@ -78,6 +77,14 @@ def summarise_purchases(customer, day, amount, *, as_of: float) -> PurchaseSumma
     return _per_customer(customers, period_code, period_first_day, tally[0][counting], as_of_day)
 
 
+def _customer_codes(customer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct customers and each event's index among them; codes 0..n-1 are taken as they are."""
+    if customer.dtype.kind in "iu" and customer.size and customer.min() >= 0 and customer.max() < customer.size:
+        return np.arange(customer.max() + 1), customer.astype(np.int64)
+    customers, code = np.unique(customer, return_inverse=True)
+    return customers, code.ravel()
+
+
 def _refuse_events_after(period_day, as_of_day):
     late = np.flatnonzero(period_day > as_of_day)
     if late.size:
@@ -86,7 +93,11 @@ def _refuse_events_after(period_day, as_of_day):
 
 def _per_customer(customers, period_code, period_day, period_units, as_of_day) -> PurchaseSummary:
     """Counting periods arrive sorted by customer, then day."""
-    buyers, first_index, periods = np.unique(period_code, return_index=True, return_counts=True)
+    starts = np.ones(period_code.size, dtype=bool)
+    starts[1:] = period_code[1:] != period_code[:-1]
+    first_index = np.flatnonzero(starts)
+    buyers = period_code[first_index]
+    periods = np.diff(np.append(first_index, period_code.size))
     last_index = first_index + periods - 1
     frequency = (periods - 1).astype(float)
     total_units = np.add.reduceat(period_units, first_index) if buyers.size else np.zeros(0)

@@ -1,7 +1,7 @@
-"""Reading a transaction log `customer_id,occurred_at,amount` from CSV text, fast and strictly.
+"""Reading a transaction log `customer_id,occurred_at,amount` from CSV bytes, fast and strictly.
 
-Columns are converted in bulk with vectorised checks; only when a check fails is the file
-walked to find the first offending line, so that the error can name it.
+Columns are split and converted in bulk, as bytes, with vectorised checks; only when a check
+fails is the column walked to find the first offending line, so that the error can name it.
 """
 
 import csv
@@ -13,8 +13,9 @@ import numpy as np
 
 COLUMNS = ("customer_id", "occurred_at", "amount")
 SECONDS_PER_DAY = 86_400
-# No date or date-time in ISO form is shorter than YYYY-MM-DD.
-SHORTEST_ISO = 10
+# No date or date-time in ISO form is shorter than YYYY-MM-DD; after it may come a time and an offset.
+DATE_LENGTH = 10
+OFFSET_MARKS = np.frombuffer(b"Zz+-", dtype=np.uint8)
 
 
 class MalformedTransactions(ValueError):
@@ -28,30 +29,31 @@ class MalformedTransactions(ValueError):
 
 @dataclass(frozen=True)
 class Transactions:
-    """In file order; `day` is fractional days since 1970-01-01 UTC."""
+    """In file order; customer ids as UTF-8 bytes; `day` is fractional days since 1970-01-01 UTC."""
 
-    customer_id: list[str]
+    customer_id: np.ndarray
     day: np.ndarray
     amount: np.ndarray
 
-    def line_of(self, index: int) -> int:
+    @staticmethod
+    def line_of(index: int) -> int:
         return index + 2
 
 
-def parse_transactions(text: str) -> Transactions:
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+def parse_transactions(data: bytes) -> Transactions:
+    data = data.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n")
+    header, _, body = data.partition(b"\n")
+    if not header.strip():
         raise MalformedTransactions(line=1, problem="empty file: expected the header customer_id,occurred_at,amount")
-    header = [name.strip() for name in lines[0].split(",")]
-    positions = _column_positions(header)
-    fields = _fields(lines, text, len(header))
-    values = {name: fields[position] for name, position in positions.items()}
-    if not values["amount"]:
+    names = [name.strip() for name in header.decode("utf-8", "replace").split(",")]
+    positions = _column_positions(names)
+    fields = _fields(body.removesuffix(b"\n"), len(names))
+    if not fields[0].size:
         raise MalformedTransactions(line=2, problem="no transactions after the header")
     return Transactions(
-        customer_id=_customer_ids(values["customer_id"]),
-        day=parse_days(values["occurred_at"], column="occurred_at"),
-        amount=_amounts(values["amount"]),
+        customer_id=_customer_ids(fields[positions["customer_id"]]),
+        day=parse_days(fields[positions["occurred_at"]], column="occurred_at"),
+        amount=_amounts(fields[positions["amount"]]),
     )
 
 
@@ -62,66 +64,68 @@ def _column_positions(header: list[str]) -> dict[str, int]:
     return {name: header.index(name) for name in COLUMNS}
 
 
-def _fields(lines: list[str], text: str, width: int) -> list[list[str]]:
-    """The columns of the body as lists of strings, one per line after the header."""
-    body = lines[1:]
-    if '"' in text:
-        rows = list(csv.reader(io.StringIO("\n".join(body))))
-    else:
-        flat = ",".join(body).split(",")
-        if len(flat) == width * len(body):
-            return [flat[i::width] for i in range(width)]
-        rows = [line.split(",") for line in body]
+def _fields(body: bytes, width: int) -> list[np.ndarray]:
+    """The body's columns as arrays of bytes, one entry per line after the header."""
+    if not body:
+        return [np.array([], dtype="S1") for _ in range(width)]
+    lines = body.count(b"\n") + 1
+    if b'"' not in body:
+        flat = body.replace(b"\n", b",").split(b",")
+        if len(flat) == width * lines:
+            return [np.array(flat[i::width]) for i in range(width)]
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8", "replace"))))
     for index, row in enumerate(rows):
         if len(row) != width:
             raise MalformedTransactions(line=index + 2, problem=f"expected {width} fields, found {len(row)}")
-    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+    return [np.array([value.encode() for value in column]) for column in zip(*rows)]
 
 
-def _customer_ids(raw: list[str]) -> list[str]:
-    ids = [value.strip() for value in raw]
-    if not all(ids):
-        raise MalformedTransactions(line=ids.index("") + 2, column="customer_id", problem="empty")
+def _customer_ids(ids: np.ndarray) -> np.ndarray:
+    empty = np.flatnonzero(ids == b"")
+    if empty.size:
+        raise MalformedTransactions(line=int(empty[0]) + 2, column="customer_id", problem="empty")
     return ids
 
 
-def _amounts(raw: list[str]) -> np.ndarray:
-    strings = np.array(raw)
+def _amounts(raw: np.ndarray) -> np.ndarray:
     try:
-        amounts = strings.astype(np.float64)
+        amounts = raw.astype(np.float64)
     except ValueError:
         amounts = None
     if amounts is None or not np.all(np.isfinite(amounts)):
-        index = next(i for i, value in enumerate(raw) if not _is_decimal(value))
-        raise MalformedTransactions(line=index + 2, column="amount", problem=f"not a decimal number: '{raw[index]}'")
+        index = next(i for i, value in enumerate(raw.tolist()) if not _is_decimal(value))
+        raise MalformedTransactions(line=index + 2, column="amount", problem=f"not a decimal number: '{_text(raw[index])}'")
     return amounts
 
 
-def _is_decimal(value: str) -> bool:
+def _is_decimal(value: bytes) -> bool:
     try:
         return bool(np.isfinite(float(value)))
     except ValueError:
         return False
 
 
-def parse_days(raw: list[str], *, column: str) -> np.ndarray:
-    """ISO dates or date-times as fractional days since the epoch, in UTC."""
-    strings = np.char.strip(np.array(raw))
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def parse_days(raw, *, column: str) -> np.ndarray:
+    """ISO dates or date-times (bytes or str) as fractional days since the epoch, in UTC."""
+    strings = np.asarray(raw)
     if strings.size == 0:
         return np.zeros(0)
-    seconds = _numpy_seconds(strings) if _plain_iso(strings) else None
+    seconds = _numpy_seconds(strings) if _naive_iso(strings) else None
     if seconds is None:
-        seconds = np.array([_seconds_or_fail(value, i, column) for i, value in enumerate(strings.tolist())])
+        seconds = np.array([_seconds_or_fail(_text(value), i, column) for i, value in enumerate(strings.tolist())])
     return seconds / SECONDS_PER_DAY
 
 
-def _plain_iso(strings: np.ndarray) -> bool:
-    """Naive dates and date-times, which numpy parses in bulk; offsets go the careful way."""
-    lengths = np.char.str_len(strings)
-    if lengths.min() < SHORTEST_ISO:
+def _naive_iso(strings: np.ndarray) -> bool:
+    """Dates and date-times without an offset, which numpy parses in bulk; the rest go the careful way."""
+    if strings.dtype.kind != "S" or np.char.str_len(strings).min() < DATE_LENGTH:
         return False
-    tails = np.array([s[SHORTEST_ISO:] for s in strings.tolist()]) if lengths.max() > SHORTEST_ISO else None
-    return tails is None or not any(np.char.count(tails, mark).any() for mark in ("Z", "z", "+", "-"))
+    characters = strings.view(np.uint8).reshape(strings.size, strings.itemsize)
+    return not np.isin(characters[:, DATE_LENGTH:], OFFSET_MARKS).any()
 
 
 def _numpy_seconds(strings: np.ndarray) -> np.ndarray | None:
@@ -133,9 +137,9 @@ def _numpy_seconds(strings: np.ndarray) -> np.ndarray | None:
 
 def _seconds_or_fail(value: str, index: int, column: str) -> float:
     try:
-        if len(value) < SHORTEST_ISO:
+        if len(value) < DATE_LENGTH:
             raise ValueError(value)
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise MalformedTransactions(line=index + 2, column=column, problem=f"not an ISO date or date-time: '{value}'") from None
     if moment.tzinfo is None:

@@ -7,7 +7,8 @@ from lifetimes.utils import calibration_and_holdout_data
 
 from services.scoring import mbgnbd
 from services.scoring.btyd import MODELS
-from services.scoring.holdout import calibration_chart_png, calibration_table, split_calibration_holdout
+from services.scoring.holdout import calibration_table, split_calibration_holdout
+from services.scoring.holdout_chart import calibration_chart_png
 from tests.scoring.conftest import days_since_epoch
 
 CALIBRATION_END, OBSERVATION_END = "1997-09-30", "1998-06-30"
