@@ -141,9 +141,13 @@ def fit_report(fit: FitResult, values: FitResult, as_of: float) -> dict:
 
 
 def customer_table(log: CustomerLog, summary: PurchaseSummary, model_name: str, fit: FitResult, values: FitResult,
-                   intervals: bool) -> tuple[list[str], list[list[bytes]]]:
-    """Column names and columns of UTF-8 cells; what depends only on (x, t_x, T) is formatted
-    once per distinct history, as customers share them heavily."""
+                   intervals: bool) -> tuple[list[str], list[bytes]]:
+    """Column names and one CSV line per customer.
+
+    What depends only on (x, t_x, T) is formatted once per distinct history, as customers share
+    histories heavily; for one-time buyers that is everything after the id, since their order
+    value is the population mean.
+    """
     model = MODELS[model_name]
     try:
         params, value_params = fit.usable_params(), values.usable_params()
@@ -153,24 +157,30 @@ def customer_table(log: CustomerLog, summary: PurchaseSummary, model_name: str, 
     rows = population.row_of_customer
     histories = score_histories(model, params, population)
     order_value = gamma_gamma.expected_order_value(value_params, summary.frequency, summary.monetary)
+    clv = order_value * histories.discounted_purchases[rows]
     history_cells = _joined([_whole(population.x), _whole(population.t_x), _whole(population.T)])
     score_cells = _joined([_decimal(histories.p_alive), *(_decimal(histories.expected_purchases[t]) for t in HORIZONS_DAYS)])
-    one_time = summary.frequency == 0
-    columns = [
-        log.customer_ids[summary.customers].tolist(),
-        history_cells[rows].tolist(),
-        _decimal_per_history(summary.monetary, rows, one_time),
-        score_cells[rows].tolist(),
-        _decimal_per_history(order_value, rows, one_time),
-        _decimal_per_history(order_value * histories.discounted_purchases[rows], rows, one_time),
-    ]
+    ids = log.customer_ids[summary.customers]
+    one_time, repeat = summary.frequency == 0, summary.frequency > 0
+    lines = np.empty(ids.size, dtype=object)
+    lines[repeat] = list(map(b",".join, zip(
+        ids[repeat].tolist(), history_cells[rows[repeat]], _decimal(summary.monetary[repeat]),
+        score_cells[rows[repeat]], _decimal(order_value[repeat]), _decimal(clv[repeat]),
+    )))
+    histories_of_one_time, first = np.unique(rows[one_time], return_index=True)
+    tails = np.empty(population.x.size, dtype=object)
+    tails[histories_of_one_time] = list(map(b",".join, zip(
+        history_cells[histories_of_one_time], _decimal(summary.monetary[one_time][first]),
+        score_cells[histories_of_one_time], _decimal(order_value[one_time][first]), _decimal(clv[one_time][first]),
+    )))
+    lines[one_time] = list(map(b",".join, zip(ids[one_time].tolist(), tails[rows[one_time]])))
     names = list(OUT_COLUMNS)
     if intervals:
         history = dict(x=summary.frequency, t_x=summary.recency, T=summary.T, monetary=summary.monetary)
         bounds = _interval_columns(score_intervals(model, fit, values, **history))
         names += list(bounds)
-        columns += list(bounds.values())
-    return names, columns
+        lines = list(map(b",".join, zip(lines, *bounds.values())))
+    return names, list(lines)
 
 
 def _interval_columns(bounds) -> dict[str, list[bytes]]:
@@ -195,22 +205,9 @@ def _decimal(values: np.ndarray) -> list[bytes]:
     return list(map(DECIMAL_FORMAT.__mod__, values.tolist()))
 
 
-def _decimal_per_history(values: np.ndarray, rows: np.ndarray, by_history: np.ndarray) -> list[bytes]:
-    """As _decimal, formatting once per distinct history the values that depend on nothing else
-    (`by_history`: those of one-time buyers, whose order value is the population mean)."""
-    cells = np.empty(values.size, dtype=object)
-    cells[~by_history] = _decimal(values[~by_history])
-    histories, first = np.unique(rows[by_history], return_index=True)
-    shared = np.empty(rows.max() + 1 if rows.size else 0, dtype=object)
-    shared[histories] = _decimal(values[by_history][first])
-    cells[by_history] = shared[rows[by_history]]
-    return cells.tolist()
-
-
-def write_table(path: Path, names: list[str], columns: list[list[bytes]]) -> None:
-    rows = map(b",".join, zip(*columns))
+def write_table(path: Path, names: list[str], lines: list[bytes]) -> None:
     try:
-        path.write_bytes(",".join(names).encode() + b"\n" + b"\n".join(rows) + b"\n")
+        path.write_bytes(",".join(names).encode() + b"\n" + b"\n".join(lines) + b"\n")
     except OSError as problem:
         raise CommandFailed(f"{path}: cannot write: {problem.strerror}") from None
 
@@ -232,9 +229,9 @@ def fit_command(
         summary = summarise(log, as_of_day, "--as-of")
         fit, values = fit_models(model, summary)
         print(json.dumps(fit_report(fit, values, as_of_day), indent=2))
-        names, columns = customer_table(log, summary, model, fit, values, intervals)
+        names, lines = customer_table(log, summary, model, fit, values, intervals)
         if out is not None:
-            write_table(out, names, columns)
+            write_table(out, names, lines)
 
 
 @clv_app.command("evaluate")

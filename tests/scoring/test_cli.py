@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.scoring import mbgnbd
+from services.scoring import cli, mbgnbd
 
 HEADER = "customer_id,occurred_at,amount\n"
 OUT_COLUMNS = [
@@ -146,3 +146,14 @@ def test_installed_pulse_command_reports_bad_amount_without_traceback(tmp_path):
     done = subprocess.run([pulse_command, "clv", *map(str, fit_args(path))], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [f"{path}:4: expected 3 fields, found 4"]
+
+
+def test_a_long_file_is_read_behind_a_progress_bar_that_leaves_stdout_alone(cdnow_csv, monkeypatch):
+    monkeypatch.setattr(cli, "PROGRESS_FROM_BYTES", 0)
+    monkeypatch.setattr(cli, "READ_CHUNK_BYTES", 64 * 1024)
+    reads = []
+    monkeypatch.setattr(cli.Progress, "advance", lambda self, task, size: reads.append(size))
+    result = pulse(*fit_args(cdnow_csv))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["n_customers"] == 23_570
+    assert len(reads) > 10 and sum(reads) == cdnow_csv.stat().st_size
