@@ -30,9 +30,9 @@ PARAM_NAMES = ("r", "alpha", "s", "beta")
 # Where the integrand has fallen by exp(-40) the rest no longer shows in a double.
 NEGLIGIBLE_DECAY = 40.0
 # Panels halve in width towards t_x, where the integrand falls fastest when alpha and beta differ
-# much; 8 Gauss-Legendre nodes each (1e-12 against mpmath over wide ranges of parameters).
+# much; 16 Gauss-Legendre nodes each.
 PANEL_EDGES = np.concatenate([[0.0], 2.0 ** -np.arange(9, -1, -1)])
-_nodes, _weights = np.polynomial.legendre.leggauss(8)
+_nodes, _weights = np.polynomial.legendre.leggauss(16)
 _widths = np.diff(PANEL_EDGES)[:, None]
 QUADRATURE_POSITIONS = (PANEL_EDGES[:-1, None] + _widths * (_nodes + 1) / 2).ravel()
 QUADRATURE_WEIGHTS = (_widths * _weights / 2).ravel()
