@@ -25,7 +25,7 @@ from services.scoring.transaction_file import MalformedTransactions, Transaction
 
 clv_app = typer.Typer(help="Customer value models: fit, score and check them.", no_args_is_help=True)
 
-# Files larger than this show a progress bar while they are read.
+# Files larger than this show a progress bar while they are read, on a terminal.
 PROGRESS_FROM_BYTES = 8 * 1024 * 1024
 READ_CHUNK_BYTES = 4 * 1024 * 1024
 DECIMAL_FORMAT = b"%.12g"
@@ -74,9 +74,14 @@ def _read_bytes(path: Path) -> bytes:
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
-            return _read_with_progress(handle, size) if size >= PROGRESS_FROM_BYTES else handle.read()
+            return _read_with_progress(handle, size) if _shows_progress(size) else handle.read()
     except OSError as problem:
         raise CommandFailed(f"{path}: cannot read: {problem.strerror}") from None
+
+
+def _shows_progress(size: int) -> bool:
+    """A bar is for someone watching: not for a pipe or a log, where drawing it only costs time."""
+    return size >= PROGRESS_FROM_BYTES and stderr.is_terminal
 
 
 def _read_with_progress(handle, size: int) -> bytes:

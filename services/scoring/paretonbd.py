@@ -23,7 +23,7 @@ from services.scoring.fitting import (
     fit_purchase_model,
     weighted_mean,
 )
-from services.scoring.special import as_float_arrays
+from services.scoring.special import as_float_arrays, gamma_poisson_log_pmf
 
 NAME = "pareto"
 PARAM_NAMES = ("r", "alpha", "s", "beta")
@@ -135,6 +135,33 @@ def expected_purchases_if_alive(params, t, x, T) -> np.ndarray:
     t, x, T = as_float_arrays(t, x, T)
     rate_while_alive = (r + x) * (beta + T) / ((alpha + T) * (s - 1))
     return rate_while_alive * -np.expm1((s - 1) * np.log((beta + T) / (beta + T + t)))
+
+
+def conditional_probability_of_purchases(params, n, t, x, t_x, T) -> np.ndarray:
+    """P(n purchases in (T, T + t] | x, t_x, T) — what note 028 gives in closed form.
+
+    A customer dead by T buys nothing. One alive at T has rate ~ Gamma(r + x, alpha + T) and
+    remaining lifetime rate ~ Gamma(s, beta + T); either they outlive t (negative binomial in t)
+    or they die at some y < t (negative binomial in y): that integral is taken by quadrature in
+    u = y / (alpha + T + y), where the negative binomial is u^n (1 - u)^(r + x), smooth.
+    """
+    r, alpha, s, beta = params
+    n, t, x, t_x, T = (v.ravel() for v in as_float_arrays(n, t, x, t_x, T))
+    shape = np.broadcast(*as_float_arrays(n, t, x, t_x, T)).shape
+    alive = p_alive(params, x, t_x, T)
+    rate_shape, rate_scale, life_scale = r + x, alpha + T, beta + T
+    outlives = np.exp(gamma_poisson_log_pmf(n, rate_shape, rate_scale, t) + s * np.log(life_scale / (life_scale + t)))
+    reach = (t / (rate_scale + t))[:, None]
+    u = reach * QUADRATURE_POSITIONS
+    y = rate_scale[:, None] * u / (1 - u)
+    log_density = (
+        np.log(s) + s * np.log(life_scale)[:, None] - (s + 1) * np.log(life_scale[:, None] + y)
+        + (gammaln(rate_shape + n) - gammaln(rate_shape) - gammaln(n + 1))[:, None]
+        + n[:, None] * np.log(u) + rate_shape[:, None] * np.log1p(-u)
+        + np.log(rate_scale)[:, None] - 2 * np.log1p(-u)
+    )
+    dies_first = (np.exp(log_density) * QUADRATURE_WEIGHTS * reach).sum(axis=1)
+    return (alive * (outlives + dies_first) + (1 - alive) * (n == 0)).reshape(shape)
 
 
 def threshold_age(params, threshold, x, t_x) -> np.ndarray:

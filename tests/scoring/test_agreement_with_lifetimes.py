@@ -148,3 +148,19 @@ def test_clv_equals_lifetimes_customer_lifetime_value_in_days(ours, theirs, hist
     order_value = gamma_gamma.expected_order_value(value_params, x, monetary)
     ours_clv = clv.customer_lifetime_value(lambda t, *h: ours.expected_purchases(params, t, *h), x, t_x, T, order_value)
     np.testing.assert_allclose(ours_clv, expected, rtol=RTOL)
+
+
+def test_pareto_conditional_probability_of_n_purchases_equals_lifetimes(history, pareto_params):
+    x, t_x, T, _ = (column[:200] for column in history)
+    reference = pareto_at(pareto_params)
+    for t in (30.0, 365.0):
+        for n in range(6):
+            expected = [reference.conditional_probability_of_n_purchases_up_to_time(n, t, *h) for h in zip(x, t_x, T)]
+            ours = paretonbd.conditional_probability_of_purchases(pareto_params, n, t, x, t_x, T)
+            np.testing.assert_allclose(ours, expected, rtol=RTOL)
+
+
+def test_pareto_conditional_probabilities_of_n_purchases_sum_to_one(history, pareto_params):
+    x, t_x, T, _ = history
+    total = sum(paretonbd.conditional_probability_of_purchases(pareto_params, n, 90.0, x, t_x, T) for n in range(300))
+    np.testing.assert_allclose(total, 1, atol=1e-12)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from services.cli import app
@@ -150,6 +151,7 @@ def test_installed_pulse_command_reports_bad_amount_without_traceback(tmp_path):
 
 def test_a_long_file_is_read_behind_a_progress_bar_that_leaves_stdout_alone(cdnow_csv, monkeypatch):
     monkeypatch.setattr(cli, "PROGRESS_FROM_BYTES", 0)
+    monkeypatch.setattr(cli, "stderr", Console(stderr=True, force_terminal=True))
     monkeypatch.setattr(cli, "READ_CHUNK_BYTES", 64 * 1024)
     reads = []
     monkeypatch.setattr(cli.Progress, "advance", lambda self, task, size: reads.append(size))
