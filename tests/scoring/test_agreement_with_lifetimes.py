@@ -136,6 +136,8 @@ def test_pareto_p_alive_and_expected_purchases_equal_lifetimes_per_customer(hist
 
 
 
+# lifetimes' Pareto/NBD takes log(0) at t = 0, where its sums start; the answers are finite.
+@pytest.mark.filterwarnings("ignore:divide by zero encountered in log:RuntimeWarning")
 @pytest.mark.parametrize("ours, theirs", BG_FAMILY + [(paretonbd, None)])
 def test_clv_equals_lifetimes_customer_lifetime_value_in_days(ours, theirs, history, lifetimes_order_value, pareto_params):
     x, t_x, T, monetary = history
