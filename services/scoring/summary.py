@@ -65,16 +65,19 @@ def summarise_purchases(customer, day, amount, *, as_of: float) -> PurchaseSumma
     period_day = np.floor(day)
     _refuse_events_after(period_day, as_of_day)
     customers, code = _customer_codes(customer)
+    # A (customer, day) period as one integer: customer code × days in the log + day in the log.
     first_of_all = period_day.min() if day.size else 0.0
-    key = code.astype(np.int64) * (int(as_of_day - first_of_all) + 1) + (period_day - first_of_all).astype(np.int64)
-    period_keys, period_of_event = np.unique(key, return_inverse=True)
-    tally = [np.bincount(period_of_event.ravel(), weights=w, minlength=period_keys.size)
-             for w in (to_units(amount), amount >= 0, amount < 0)]
-    counting = counts_as_purchase(*tally)
     span = int(as_of_day - first_of_all) + 1
+    key = code * span + (period_day - first_of_all).astype(np.int64)
+    period_keys, period_of_event = np.unique(key, return_inverse=True)
+    net_units, purchases, refunds = (
+        np.bincount(period_of_event.ravel(), weights=w, minlength=period_keys.size)
+        for w in (to_units(amount), amount >= 0, amount < 0)
+    )
+    counting = counts_as_purchase(net_units, purchases, refunds)
     period_code = period_keys[counting] // span
     period_first_day = (period_keys[counting] % span) + first_of_all
-    return _per_customer(customers, period_code, period_first_day, tally[0][counting], as_of_day)
+    return _per_customer(customers, period_code, period_first_day, net_units[counting], as_of_day)
 
 
 def _customer_codes(customer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
