@@ -5,13 +5,13 @@ them, so that `pulse clv` and `pulse --help` start quickly.
 """
 
 import asyncio
-import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from services.common.settings import Settings
+from services.scoring.cli import clv_app
 
 app = typer.Typer(help="Customer Pulse command line.", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -20,6 +20,7 @@ privacy_app = typer.Typer(help="Personal data at rest.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(contract_app, name="contract")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(clv_app, name="clv")
 console = Console(stderr=True)
 DOCS_EVENTS = Path("docs/events")
 

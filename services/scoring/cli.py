@@ -1,0 +1,278 @@
+"""`pulse clv`: fit the value models to a transaction log, and check them on a holdout period.
+
+This module does the file I/O; the numbers come from the pure modules beside it. Every problem
+with the input ends the command with one line on stderr, never a traceback.
+"""
+
+import json
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+from services.scoring import gamma_gamma
+from services.scoring.btyd import DEFAULT_MODEL, MODELS
+from services.scoring.customer_scores import HORIZONS_DAYS, score_histories, score_intervals
+from services.scoring.fitting import FitNotConverged, FitResult, NotEnoughCustomers, compress_population
+from services.scoring.holdout import calibration_table, split_calibration_holdout
+from services.scoring.summary import EventAfterAsOf, PurchaseSummary, summarise_purchases
+from services.scoring.transaction_file import MalformedTransactions, Transactions, parse_days, parse_transactions
+
+clv_app = typer.Typer(help="Customer value models: fit, score and check them.", no_args_is_help=True)
+
+# Files larger than this show a progress bar while they are read, on a terminal.
+PROGRESS_FROM_BYTES = 8 * 1024 * 1024
+READ_CHUNK_BYTES = 4 * 1024 * 1024
+DECIMAL_FORMAT = b"%.12g"
+OUT_COLUMNS = (
+    "customer_id", "frequency", "recency", "T", "monetary", "p_alive", "expected_purchases_30",
+    "expected_purchases_90", "expected_purchases_365", "expected_order_value", "clv",
+)
+stderr = Console(stderr=True)
+
+
+class CommandFailed(Exception):
+    """One line for stderr, and the exit code."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+@contextmanager
+def one_line_errors():
+    try:
+        yield
+    except CommandFailed as failure:
+        print(failure, file=sys.stderr)
+        raise typer.Exit(failure.code) from None
+
+
+@dataclass(frozen=True)
+class CustomerLog:
+    path: Path
+    transactions: Transactions
+    codes: np.ndarray
+    customer_ids: np.ndarray  # UTF-8 bytes, indexed by code
+
+
+def read_log(path: Path) -> CustomerLog:
+    try:
+        transactions = parse_transactions(_read_bytes(path))
+    except MalformedTransactions as problem:
+        raise CommandFailed(f"{path}:{problem}") from None
+    ids, codes = np.unique(transactions.customer_id, return_inverse=True)
+    return CustomerLog(path, transactions, codes.ravel(), ids)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            return _read_with_progress(handle, size) if _shows_progress(size) else handle.read()
+    except OSError as problem:
+        raise CommandFailed(f"{path}: cannot read: {problem.strerror}") from None
+
+
+def _shows_progress(size: int) -> bool:
+    """A bar is for someone watching: not for a pipe or a log, where drawing it only costs time."""
+    return size >= PROGRESS_FROM_BYTES and stderr.is_terminal
+
+
+def _read_with_progress(handle, size: int) -> bytes:
+    chunks = []
+    columns = (TextColumn("reading {task.description}"), BarColumn(), DownloadColumn())
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task(handle.name, total=size)
+        while chunk := handle.read(READ_CHUNK_BYTES):
+            chunks.append(chunk)
+            progress.advance(task, len(chunk))
+    return b"".join(chunks)
+
+
+def as_day(value: str, option: str) -> float:
+    try:
+        return float(parse_days([value], column=option)[0])
+    except MalformedTransactions:
+        raise CommandFailed(f"{option}: not an ISO date or date-time: '{value}'") from None
+
+
+def summarise(log: CustomerLog, as_of: float, option: str) -> PurchaseSummary:
+    transactions = log.transactions
+    try:
+        return summarise_purchases(log.codes, transactions.day, transactions.amount, as_of=as_of)
+    except EventAfterAsOf as late:
+        line = transactions.line_of(late.event_index)
+        raise CommandFailed(f"{log.path}:{line}: column 'occurred_at': purchase after {option} {_date(as_of)}") from None
+
+
+def _date(day: float) -> str:
+    return str(np.datetime64(int(np.floor(day)), "D"))
+
+
+def fit_models(model_name: str, summary: PurchaseSummary) -> tuple[FitResult, FitResult]:
+    try:
+        purchases = MODELS[model_name].fit(summary.frequency, summary.recency, summary.T)
+        values = gamma_gamma.fit(summary.frequency, summary.monetary)
+    except NotEnoughCustomers as problem:
+        raise CommandFailed(str(problem)) from None
+    return purchases, values
+
+
+def fit_report(fit: FitResult, values: FitResult, as_of: float) -> dict:
+    return {
+        "model": fit.model,
+        "params": fit.params,
+        "standard_errors": fit.standard_error_by_name,
+        "log_likelihood": fit.log_likelihood,
+        "converged": fit.converged,
+        "iterations": fit.iterations,
+        "n_customers": fit.n_customers,
+        "as_of": _date(as_of),
+        "time_unit": "days",
+        "gamma_gamma": {
+            "params": values.params,
+            "standard_errors": values.standard_error_by_name,
+            "log_likelihood": values.log_likelihood,
+            "converged": values.converged,
+            "n_customers": values.n_customers,
+        },
+    }
+
+
+def customer_table(log: CustomerLog, summary: PurchaseSummary, model_name: str, fit: FitResult, values: FitResult,
+                   intervals: bool) -> tuple[list[str], list[bytes]]:
+    """Column names and one CSV line per customer.
+
+    What depends only on (x, t_x, T) is formatted once per distinct history, as customers share
+    histories heavily; for one-time buyers that is everything after the id, since their order
+    value is the population mean.
+    """
+    model = MODELS[model_name]
+    try:
+        params, value_params = fit.usable_params(), values.usable_params()
+    except FitNotConverged as problem:
+        raise CommandFailed(str(problem), code=2) from None
+    population = compress_population(summary.frequency, summary.recency, summary.T)
+    rows = population.row_of_customer
+    histories = score_histories(model, params, population)
+    order_value = gamma_gamma.expected_order_value(value_params, summary.frequency, summary.monetary)
+    clv = order_value * histories.discounted_purchases[rows]
+    history_cells = _joined([_whole(population.x), _whole(population.t_x), _whole(population.T)])
+    score_cells = _joined([_decimal(histories.p_alive), *(_decimal(histories.expected_purchases[t]) for t in HORIZONS_DAYS)])
+    ids = log.customer_ids[summary.customers]
+    one_time, repeat = summary.frequency == 0, summary.frequency > 0
+    lines = np.empty(ids.size, dtype=object)
+    lines[repeat] = list(map(b",".join, zip(
+        ids[repeat].tolist(), history_cells[rows[repeat]], _decimal(summary.monetary[repeat]),
+        score_cells[rows[repeat]], _decimal(order_value[repeat]), _decimal(clv[repeat]),
+    )))
+    histories_of_one_time, first = np.unique(rows[one_time], return_index=True)
+    tails = np.empty(population.x.size, dtype=object)
+    tails[histories_of_one_time] = list(map(b",".join, zip(
+        history_cells[histories_of_one_time], _decimal(summary.monetary[one_time][first]),
+        score_cells[histories_of_one_time], _decimal(order_value[one_time][first]), _decimal(clv[one_time][first]),
+    )))
+    lines[one_time] = list(map(b",".join, zip(ids[one_time].tolist(), tails[rows[one_time]])))
+    names = list(OUT_COLUMNS)
+    if intervals:
+        history = dict(x=summary.frequency, t_x=summary.recency, T=summary.T, monetary=summary.monetary)
+        bounds = _interval_columns(score_intervals(model, fit, values, **history))
+        names += list(bounds)
+        lines = list(map(b",".join, zip(lines, *bounds.values())))
+    return names, list(lines)
+
+
+def _interval_columns(bounds) -> dict[str, list[bytes]]:
+    named = {"p_alive": bounds.p_alive, "clv": bounds.clv}
+    named |= {f"expected_purchases_{t}": bounds.expected_purchases[t] for t in HORIZONS_DAYS}
+    columns = {}
+    for name, (low, high) in named.items():
+        columns[f"{name}_low"], columns[f"{name}_high"] = _decimal(low), _decimal(high)
+    return columns
+
+
+def _joined(columns: list[list[bytes]]) -> np.ndarray:
+    return np.array(list(map(b",".join, zip(*columns))), dtype=object)
+
+
+def _whole(values: np.ndarray) -> list[bytes]:
+    return values.astype(np.int64).astype(bytes).tolist()
+
+
+def _decimal(values: np.ndarray) -> list[bytes]:
+    """12 significant digits."""
+    return list(map(DECIMAL_FORMAT.__mod__, values.tolist()))
+
+
+def write_table(path: Path, names: list[str], lines: list[bytes]) -> None:
+    try:
+        path.write_bytes(",".join(names).encode() + b"\n" + b"\n".join(lines) + b"\n")
+    except OSError as problem:
+        raise CommandFailed(f"{path}: cannot write: {problem.strerror}") from None
+
+
+@clv_app.command("fit")
+def fit_command(
+    transactions: Path = typer.Option(..., "--transactions", help="CSV with header customer_id,occurred_at,amount"),
+    as_of: str = typer.Option(..., "--as-of", help="observation date (ISO)"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help="mbgnbd, bgnbd or pareto"),
+    out: Path | None = typer.Option(None, "--out", help="CSV to write one row per customer to"),
+    intervals: bool = typer.Option(False, "--intervals", help="add 90% intervals from parameter draws"),
+) -> None:
+    """Fit the purchase model and Gamma-Gamma; print the fit as JSON and write per-customer scores."""
+    with one_line_errors():
+        if model not in MODELS:
+            raise CommandFailed(f"--model: unknown model '{model}' (choose from {', '.join(MODELS)})")
+        as_of_day = as_day(as_of, "--as-of")
+        log = read_log(transactions)
+        summary = summarise(log, as_of_day, "--as-of")
+        fit, values = fit_models(model, summary)
+        print(json.dumps(fit_report(fit, values, as_of_day), indent=2))
+        names, lines = customer_table(log, summary, model, fit, values, intervals)
+        if out is not None:
+            write_table(out, names, lines)
+
+
+@clv_app.command("evaluate")
+def evaluate_command(
+    transactions: Path = typer.Option(..., "--transactions", help="CSV with header customer_id,occurred_at,amount"),
+    calibration_end: str = typer.Option(..., "--calibration-end", help="last day of the calibration period"),
+    observation_end: str = typer.Option(..., "--observation-end", help="last day of the holdout period"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help="mbgnbd, bgnbd or pareto"),
+    plot: Path | None = typer.Option(None, "--plot", help="PNG chart of predicted vs actual holdout purchases"),
+) -> None:
+    """Fit on the calibration period; compare predicted and actual holdout purchases by frequency."""
+    with one_line_errors():
+        if model not in MODELS:
+            raise CommandFailed(f"--model: unknown model '{model}' (choose from {', '.join(MODELS)})")
+        calibration_day = as_day(calibration_end, "--calibration-end")
+        observation_day = as_day(observation_end, "--observation-end")
+        if observation_day <= calibration_day:
+            raise CommandFailed("--observation-end: must be after --calibration-end")
+        log = read_log(transactions)
+        summarise(log, observation_day, "--observation-end")  # refuses purchases after the holdout
+        split = split_calibration_holdout(
+            log.codes, log.transactions.day, log.transactions.amount,
+            calibration_end=calibration_day, observation_end=observation_day,
+        )
+        try:
+            fit = MODELS[model].fit(split.frequency, split.recency, split.T)
+            params = fit.usable_params()
+        except NotEnoughCustomers as problem:
+            raise CommandFailed(str(problem)) from None
+        except FitNotConverged as problem:
+            raise CommandFailed(str(problem), code=2) from None
+        table = calibration_table(MODELS[model], params, split)
+        print(json.dumps({"model": model, "params": fit.params, "holdout_days": split.holdout_days,
+                          "by_calibration_frequency": table.as_rows()}, indent=2))
+        if plot is not None:
+            # matplotlib costs a third of a second to import: only the command that draws pays it.
+            from services.scoring.holdout_chart import calibration_chart_png
+
+            plot.write_bytes(calibration_chart_png(table, model=model))
