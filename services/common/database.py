@@ -43,7 +43,13 @@ class Database:
             self.engine = create_async_engine(url, connect_args={"timeout": 30})
             _prepare_sqlite(self.engine)
         else:
-            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+            # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic
+            # plan, which for `IN (…500 ids…)` lookups was a sequential scan. Custom plans stay indexed.
+            server_settings = {"plan_cache_mode": "force_custom_plan"}
+            self.engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+                connect_args={"server_settings": server_settings},
+            )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.after_commit: list[Callable[[dict], None]] = []
 
