@@ -5,6 +5,7 @@ them, so that `pulse clv` and `pulse --help` start quickly.
 """
 
 import asyncio
+import sys
 from pathlib import Path
 
 import typer
@@ -127,5 +128,14 @@ def check_contract(folder: Path = typer.Option(DOCS_EVENTS, help="Where the cont
     raise typer.Exit(1 if differences else 0)
 
 
+def main() -> None:
+    """The console script: an operator sees one line per failure, never a traceback."""
+    try:
+        app()
+    except Exception as error:
+        console.print(f"error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

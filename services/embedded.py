@@ -21,6 +21,8 @@ def build_apps(platform: Platform) -> dict:
 async def run_embedded(settings: Settings, announce) -> None:
     settings = settings.model_copy(update={"port": 0, "bus": "inprocess"})
     configure_logging(settings.log_level)
+    # The folder holds keys and (encrypted) personal data: the owner only.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     platform = Platform.from_settings(settings, client_id="pulse-embedded")
     key_file = settings.data_dir / "admin-api-key"
     new_key = await ensure_admin_key(platform, key_file)
