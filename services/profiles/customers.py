@@ -131,6 +131,15 @@ async def _write_search_rows(session: AsyncSession, ctx: ProfilesContext, custom
             await session.execute(sa.insert(CustomerTag), [{"customer_id": customer.id, "tag": tag} for tag in set(customer.tags)])
 
 
+async def _write_changes(session: AsyncSession, ctx: ProfilesContext, customer: Customer, fields: dict) -> None:
+    _apply_fields(ctx, customer, fields)
+    customer.version += 1
+    customer.updated_at = utcnow()
+    session.add(customer)
+    await session.flush()
+    await _write_search_rows(session, ctx, customer, fields)
+
+
 def _fields_of(data: CustomerFields, *, only_sent: bool) -> dict:
     fields = data.model_dump(exclude_unset=only_sent, exclude={"external_id"})
     if "tags" in fields and fields["tags"] is not None:
@@ -186,12 +195,7 @@ async def update_customer(session: AsyncSession, ctx: ProfilesContext, customer:
     if not changed:
         return False
     await _assert_contact_free(session, ctx, changed, except_id=customer.id)
-    _apply_fields(ctx, customer, changed)
-    customer.version += 1
-    customer.updated_at = utcnow()
-    session.add(customer)
-    await session.flush()
-    await _write_search_rows(session, ctx, customer, changed)
+    await _write_changes(session, ctx, customer, changed)
     await _publish(session, ctx, CustomerUpdated(
         customer_id=customer.id, changed_fields=sorted(changed), tags=customer.tags, consent=customer.consent,
         updated_at=customer.updated_at,
@@ -226,12 +230,7 @@ async def _absorb(session: AsyncSession, ctx: ProfilesContext, survivor: Custome
     duplicate.status, duplicate.merged_into, duplicate.updated_at = "merged", survivor.id, utcnow()
     session.add(duplicate)
     await session.flush()
-    _apply_fields(ctx, survivor, filled)
-    survivor.version += 1
-    survivor.updated_at = utcnow()
-    session.add(survivor)
-    await session.flush()
-    await _write_search_rows(session, ctx, survivor, filled)
+    await _write_changes(session, ctx, survivor, filled)
     purchases = await session.execute(sa.update(Purchase).where(Purchase.customer_id == duplicate.id).values(customer_id=survivor.id))
     interactions = await session.execute(
         sa.update(Interaction).where(Interaction.customer_id == duplicate.id).values(customer_id=survivor.id)
