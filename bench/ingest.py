@@ -2,7 +2,7 @@
 latency of single writes at a fixed request rate; profiles runs as its own process on PostgreSQL
 and Kafka, as in the distributed mode.
 
-    .venv/bin/python bench/ingest.py [--batches 20] [--rate 200] [--seconds 15]
+    .venv/bin/python bench/ingest.py [--batches 20] [--rate 200] [--seconds 15] [--workers 1]
 
 Starts a throw-away PostgreSQL and Kafka broker unless PULSE_TEST_POSTGRES_URL and
 PULSE_KAFKA_BOOTSTRAP name running ones. Prints one JSON document with the figures.
@@ -122,7 +122,7 @@ async def run(arguments, postgres_url: str, bootstrap: str, folder: Path) -> dic
     env = {
         "PULSE_BUS": "kafka", "PULSE_KAFKA_BOOTSTRAP": bootstrap, "PULSE_DATABASE_URL": postgres_url,
         "PULSE_AUTH_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'auth.db'}", "PULSE_DATA_DIR": str(folder),
-        "PULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "PULSE_HASH_KEY": "bench", "PULSE_LOG_LEVEL": "WARNING",
+        "PULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "PULSE_HASH_KEY": "bench", "PULSE_LOG_LEVEL": "WARNING", "PULSE_WORKERS": str(arguments.workers),
         "PULSE_TOPIC_PURCHASES": topic, "PULSE_TOPIC_CUSTOMERS": f"bench-{suffix}.customers",
     }
     service = ServiceProcess("profiles", env, folder / "profiles.log")
@@ -151,6 +151,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=1, help="processes of the profiles service (PULSE_WORKERS)")
     arguments = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
     broker = postgres = None

@@ -33,7 +33,7 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """One service's database: an engine, sessions, and that service's migrations."""
 
-    def __init__(self, url: str, *, migrations: list[Path], pool_size: int = 10):
+    def __init__(self, url: str, *, migrations: list[Path], pool_size: int = 20):
         self.url = url
         self.migrations = migrations
         if url.startswith("sqlite"):

@@ -4,11 +4,14 @@ Logs carry ids, routes and numbers only: never a request body, a query string or
 since those hold personal data.
 """
 
+import atexit
 import contextvars
 import json
 import logging
+import queue
 import sys
 import time
+from logging.handlers import QueueHandler, QueueListener
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -75,8 +78,21 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+_listener: QueueListener | None = None
+
+
 def configure_logging(level: str = "INFO", stream=None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Lines are formatted where they are logged (the request id lives there) and written by a
+    thread of their own, so a slow stderr never stalls the event loop."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+    writer = logging.StreamHandler(stream or sys.stderr)
+    writer.setFormatter(logging.Formatter("%(message)s"))
+    records: queue.SimpleQueue = queue.SimpleQueue()
+    _listener = QueueListener(records, writer)
+    _listener.start()
+    handler = QueueHandler(records)
     handler.setFormatter(JsonLogFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -86,3 +102,9 @@ def configure_logging(level: str = "INFO", stream=None) -> None:
     # These log statement parameters and URLs at INFO or DEBUG: they stay at WARNING whatever the level.
     for chatty in ("aiokafka", "sqlalchemy.engine", "httpx", "httpcore", "uvicorn.error"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+
+
+@atexit.register
+def _flush_logs() -> None:
+    if _listener is not None:
+        _listener.stop()

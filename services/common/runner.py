@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -51,8 +52,32 @@ async def serve(apps: dict[str, FastAPI], settings: Settings, on_ready: Callable
 def run_service(name: str, create_app: AppFactory) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
+    if settings.workers > 1:
+        _run_workers(name, settings)
+        return
     platform = Platform.from_settings(settings, client_id=f"pulse-{name}")
     asyncio.run(serve({name: create_app(platform)}, settings))
+
+
+def _run_workers(name: str, settings: Settings) -> None:
+    """Several processes on one port; on PostgreSQL their relays elect one leader, so events keep
+    their order. SQLite has no such lock, so it is refused."""
+    if not settings.database_url_for(name).startswith("postgresql"):
+        raise SystemExit("PULSE_WORKERS > 1 needs PostgreSQL (PULSE_DATABASE_URL)")
+    os.environ["PULSE_SERVICE"] = name
+    uvicorn.run(
+        "services.common.runner:service_app_from_environment", factory=True, host=settings.host,
+        port=settings.port_for(name), workers=settings.workers, log_config=None, access_log=False, lifespan="on",
+    )
+
+
+def service_app_from_environment() -> FastAPI:
+    """The app of one worker process (PULSE_WORKERS > 1), for the service named in PULSE_SERVICE."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    name = os.environ["PULSE_SERVICE"]
+    factory: AppFactory = importlib.import_module(f"services.{name}.app").create_app
+    return factory(Platform.from_settings(settings, client_id=f"pulse-{name}"))
 
 
 async def ensure_admin_key(platform: Platform, key_file: Path) -> str | None:

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 0  # one service alone: its port; 0 means its default from SERVICE_PORTS
+    workers: int = 1  # processes of one service alone (PostgreSQL only)
     port_offset: int = 0  # added to every default port, to run a second stack beside the first
 
     # Comma-separated Fernet keys, newest first: new data is encrypted with the first,
