@@ -5,14 +5,19 @@ and Kafka, as in the distributed mode.
     .venv/bin/python bench/ingest.py [--batches 20] [--rate 200] [--seconds 15] [--workers 1]
 
 Starts a throw-away PostgreSQL and Kafka broker unless PULSE_TEST_POSTGRES_URL and
-PULSE_KAFKA_BOOTSTRAP name running ones. Prints one JSON document with the figures.
+PULSE_KAFKA_BOOTSTRAP name running ones. Single writes are sent by vegeta when it is installed
+(`go install github.com/tsenart/vegeta/v12@latest`), else by a Python client, which itself takes
+a good part of the two cores. Prints one JSON document with the figures.
 """
 
 import argparse
 import asyncio
+import base64
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -91,6 +96,32 @@ async def batch_throughput(client: httpx.AsyncClient, customers: list[str], batc
     }
 
 
+def vegeta_binary() -> str | None:
+    found = shutil.which("vegeta") or next((str(p) for p in (Path.home() / "go/bin/vegeta", Path("/tmp/gobin/vegeta")) if p.exists()), None)
+    return found
+
+
+def single_write_latency_vegeta(vegeta: str, url: str, key: str, customers: list[str], rate: int, seconds: int) -> dict:
+    """vegeta (Go) sends at a constant rate and costs the shared cores far less than a Python client."""
+    headers = {"Authorization": [f"Bearer {key}"], "Content-Type": ["application/json"]}
+    lines = []
+    for number in range(rate * (seconds + 1)):  # vegeta asks for one more than it sends
+        body = json.dumps(purchase(customers[number % len(customers)], f"single-{number}")).encode()
+        lines.append(json.dumps({"method": "POST", "url": f"{url}/v1/purchases", "header": headers,
+                                 "body": base64.b64encode(body).decode()}))
+    attack = subprocess.run([vegeta, "attack", "-format=json", "-lazy", f"-rate={rate}/s", f"-duration={seconds}s"],
+                            input="\n".join(lines).encode(), capture_output=True, check=True)
+    report = json.loads(subprocess.run([vegeta, "report", "-type=json"], input=attack.stdout, capture_output=True, check=True).stdout)
+    latencies = report["latencies"]
+    return {
+        "client": "vegeta", "requests": report["requests"], "rate_per_second": rate,
+        "failures": sum(count for code, count in report["status_codes"].items() if code != "201"),
+        "p50_ms": round(latencies["50th"] / 1e6, 2), "p99_ms": round(latencies["99th"] / 1e6, 2),
+        "max_ms": round(latencies["max"] / 1e6, 2), "status_codes": report["status_codes"],
+        "errors": report.get("errors") or [],
+    }
+
+
 async def single_write_latency(client: httpx.AsyncClient, customers: list[str], rate: int, seconds: int) -> dict:
     """Open loop: requests start on a fixed schedule whatever the answers' pace, so queueing shows."""
     latencies: list[float] = []
@@ -109,7 +140,7 @@ async def single_write_latency(client: httpx.AsyncClient, customers: list[str], 
     await asyncio.gather(*(one(number) for number in range(total)))
     ordered = sorted(latencies)
     return {
-        "requests": total, "rate_per_second": rate, "failures": failures,
+        "client": "python httpx", "requests": total, "rate_per_second": rate, "failures": failures,
         "p50_ms": round(statistics.median(ordered) * 1000, 2),
         "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
         "max_ms": round(ordered[-1] * 1000, 2),
@@ -136,9 +167,15 @@ async def run(arguments, postgres_url: str, bootstrap: str, folder: Path) -> dic
             customers = [result["id"] for result in created["results"]]
             await post_batches(client, customers, "warm-up", 2)
             await outbox_drained(client)
-            batch = await batch_throughput(client, customers, arguments.batches, bootstrap, topic, already_on_topic=2 * BATCH_SIZE)
-            await asyncio.sleep(2)
-            single = await single_write_latency(client, customers, arguments.rate, arguments.seconds)
+            vegeta = vegeta_binary()
+            if vegeta:
+                single = await asyncio.to_thread(single_write_latency_vegeta, vegeta, service.url, key, customers,
+                                                 arguments.rate, arguments.seconds)
+            else:
+                single = await single_write_latency(client, customers, arguments.rate, arguments.seconds)
+            await outbox_drained(client)
+            already_on_topic = 2 * BATCH_SIZE + single["requests"] - single["failures"]
+            batch = await batch_throughput(client, customers, arguments.batches, bootstrap, topic, already_on_topic=already_on_topic)
     finally:
         service.stop()
     single_write_throughput = single["rate_per_second"]

@@ -89,7 +89,11 @@ class OutboxRelay:
         backoff = self.poll_seconds
         while True:
             try:
-                sent = await self.relay_once() if await self._is_leader() else 0
+                if await self._is_leader():
+                    sent = await self.relay_once()
+                else:
+                    sent = 0
+                    await self._record_backlog()  # a standby still shows the shared backlog
                 backoff = self.poll_seconds
             except asyncio.CancelledError:
                 raise

@@ -1,6 +1,7 @@
 """Builds one service's FastAPI app and wires its adapters in its lifespan (the one place)."""
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -91,6 +92,9 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
             if spec.timer_handlers:
                 tasks.append(asyncio.create_task(timers.run(), name=f"{spec.name}:timers"))
         await platform.bus.start()
+        # What exists after start lives as long as the process: the collector need not walk it again
+        # on every cycle, which keeps its pauses (and so tail latency) short.
+        gc.freeze()
         log.info("%s started", spec.name, extra={"service": spec.name})
         try:
             yield
