@@ -4,6 +4,14 @@ This module does the file I/O; the numbers come from the pure modules beside it.
 with the input ends the command with one line on stderr, never a traceback.
 """
 
+import os
+
+# The models' matrices are a few rows wide, so BLAS worker threads bring nothing; on a machine
+# whose other cores are busy they spin beside the main thread and made the two fits about three
+# times slower (0.12 s became 0.36-0.43 s, measured). OpenBLAS reads this once, when numpy and
+# scipy load it, which is why it comes before them; a caller's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import json
 import sys
 from contextlib import contextmanager
