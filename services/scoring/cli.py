@@ -21,8 +21,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from services.scoring import gamma_gamma
 from services.scoring.btyd import DEFAULT_MODEL, MODELS
@@ -37,7 +35,6 @@ clv_app = typer.Typer(help="Customer value models: fit, score and check them.", 
 # Files larger than this show a progress bar while they are read, on a terminal.
 PROGRESS_FROM_BYTES = 8 * 1024 * 1024
 READ_CHUNK_BYTES = 4 * 1024 * 1024
-stderr = Console(stderr=True)
 
 
 class CommandFailed(Exception):
@@ -90,13 +87,17 @@ def _read_bytes(path: Path) -> bytes:
 
 def _shows_progress(size: int) -> bool:
     """A bar is for someone watching: not for a pipe or a log, where drawing it only costs time."""
-    return size >= PROGRESS_FROM_BYTES and stderr.is_terminal
+    return size >= PROGRESS_FROM_BYTES and sys.stderr.isatty()
 
 
 def _read_with_progress(handle, size: int) -> bytes:
+    # rich costs 25 ms to import: only a read that draws a bar pays it.
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
     chunks = []
     columns = (TextColumn("reading {task.description}"), BarColumn(), DownloadColumn())
-    with Progress(*columns, console=stderr, transient=True) as progress:
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(handle.name, total=size)
         while chunk := handle.read(READ_CHUNK_BYTES):
             chunks.append(chunk)
