@@ -12,6 +12,7 @@ import os
 # scipy load it, which is why it comes before them; a caller's own setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import gc
 import json
 import sys
 from contextlib import contextmanager
@@ -204,6 +205,15 @@ def write_table(path: Path, table: pl.DataFrame) -> None:
         raise CommandFailed(f"{path}: cannot write: {problem.strerror}") from None
 
 
+def keep_what_is_loaded() -> None:
+    """What is loaded now lives until the process ends: take it out of the cycle collector's walks.
+
+    numpy, scipy, polars and typer leave hundreds of thousands of objects behind at import; the
+    collections while the interpreter shuts down walked them all, about 0.1 s of every run.
+    """
+    gc.freeze()
+
+
 @clv_app.command("fit")
 def fit_command(
     transactions: Path = typer.Option(..., "--transactions", help="CSV with header customer_id,occurred_at,amount"),
@@ -213,6 +223,7 @@ def fit_command(
     intervals: bool = typer.Option(False, "--intervals", help="add 90% intervals from parameter draws"),
 ) -> None:
     """Fit the purchase model and Gamma-Gamma; print the fit as JSON and write per-customer scores."""
+    keep_what_is_loaded()
     with one_line_errors():
         if model not in MODELS:
             raise CommandFailed(f"--model: unknown model '{model}' (choose from {', '.join(MODELS)})")
@@ -235,6 +246,7 @@ def evaluate_command(
     plot: Path | None = typer.Option(None, "--plot", help="PNG chart of predicted vs actual holdout purchases"),
 ) -> None:
     """Fit on the calibration period; compare predicted and actual holdout purchases by frequency."""
+    keep_what_is_loaded()
     with one_line_errors():
         if model not in MODELS:
             raise CommandFailed(f"--model: unknown model '{model}' (choose from {', '.join(MODELS)})")
