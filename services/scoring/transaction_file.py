@@ -55,6 +55,21 @@ def parse_transactions(data: bytes) -> Transactions:
 
 def _plain_transactions(data: bytes) -> Transactions | None:
     """The common file, parsed in bulk by polars; None for anything it does not take as it is."""
+    frame = _plain_frame(data)
+    if frame is None or not frame["occurred_at"].str.contains(PLAIN_DATE).all():
+        return None  # date-times and offsets go the careful way
+    try:
+        day = frame["occurred_at"].str.to_date("%Y-%m-%d").to_physical().to_numpy().astype(float)
+    except pl.exceptions.PolarsError:
+        return None
+    amount = frame["amount"].to_numpy()
+    if not np.all(np.isfinite(amount)):
+        return None
+    codes, ids = _coded_customers(frame["customer_id"])
+    return Transactions(customer_code=codes, customer_ids=ids, day=day, amount=amount)
+
+
+def _plain_frame(data: bytes) -> pl.DataFrame | None:
     # Quotes and blank or carriage-return-only lines would break "row i is line i + 2".
     if b'"' in data or b"\n\n" in data or b"\r" in data:
         return None
@@ -64,21 +79,15 @@ def _plain_transactions(data: bytes) -> Transactions | None:
         return None
     if not set(COLUMNS) <= set(frame.columns) or frame.is_empty() or any(frame.null_count().row(0)):
         return None
-    dates = frame["occurred_at"]
-    if not dates.str.contains(PLAIN_DATE).all():
-        return None  # date-times and offsets go the careful way
-    try:
-        day = dates.str.to_date("%Y-%m-%d").to_physical().to_numpy().astype(float)
-    except pl.exceptions.PolarsError:
-        return None
-    amount = frame["amount"].to_numpy()
-    if not np.all(np.isfinite(amount)):
-        return None
-    ids = frame["customer_id"]
+    return frame
+
+
+def _coded_customers(ids: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """Each row's code among the distinct ids, and those ids in byte order."""
     codes = (ids.rank("dense") - 1).to_numpy().astype(np.int64)
     one_row_of_each = np.empty(codes.max() + 1, dtype=np.int64)
     one_row_of_each[codes] = np.arange(codes.size)
-    return Transactions(customer_code=codes, customer_ids=ids.gather(one_row_of_each), day=day, amount=amount)
+    return codes, ids.gather(one_row_of_each)
 
 
 def _strict_transactions(data: bytes) -> Transactions:
