@@ -25,8 +25,8 @@ import typer
 
 from services.scoring import gamma_gamma
 from services.scoring.btyd import DEFAULT_MODEL, MODELS
-from services.scoring.customer_scores import HORIZONS_DAYS, score_histories, score_intervals
-from services.scoring.fitting import FitNotConverged, FitResult, NotEnoughCustomers, compress_population
+from services.scoring.customer_scores import HORIZONS_DAYS, score_customers, score_intervals
+from services.scoring.fitting import FitNotConverged, FitResult, NotEnoughCustomers
 from services.scoring.holdout import calibration_table, split_calibration_holdout
 from services.scoring.summary import EventAfterAsOf, PurchaseSummary, summarise_purchases
 from services.scoring.transaction_file import MalformedTransactions, Transactions, parse_days, parse_transactions
@@ -158,33 +158,26 @@ def fit_report(fit: FitResult, values: FitResult, as_of: float) -> dict:
 
 def customer_table(log: CustomerLog, summary: PurchaseSummary, model_name: str, fit: FitResult, values: FitResult,
                    intervals: bool) -> pl.DataFrame:
-    """One row per customer: id, summary, scores, and the interval bounds on request.
-
-    The scores depend only on (x, t_x, T), which customers share heavily: they are computed once
-    per distinct history and spread to the customers.
-    """
+    """One row per customer: id, summary, scores, and the interval bounds on request."""
     model = MODELS[model_name]
     try:
         params, value_params = fit.usable_params(), values.usable_params()
     except FitNotConverged as problem:
         raise CommandFailed(str(problem), code=2) from None
-    population = compress_population(summary.frequency, summary.recency, summary.T)
-    rows = population.row_of_customer
-    histories = score_histories(model, params, population)
-    order_value = gamma_gamma.expected_order_value(value_params, summary.frequency, summary.monetary)
+    history = dict(x=summary.frequency, t_x=summary.recency, T=summary.T, monetary=summary.monetary)
+    scores = score_customers(model, params, value_params, **history)
     columns = {
         "customer_id": log.customer_ids[summary.customers],
         "frequency": summary.frequency.astype(np.int64),
         "recency": summary.recency.astype(np.int64),
         "T": summary.T.astype(np.int64),
         "monetary": summary.monetary,
-        "p_alive": histories.p_alive[rows],
-        **{f"expected_purchases_{t}": histories.expected_purchases[t][rows] for t in HORIZONS_DAYS},
-        "expected_order_value": order_value,
-        "clv": order_value * histories.discounted_purchases[rows],
+        "p_alive": scores.p_alive,
+        **{f"expected_purchases_{t}": scores.expected_purchases[t] for t in HORIZONS_DAYS},
+        "expected_order_value": scores.expected_order_value,
+        "clv": scores.clv,
     }
     if intervals:
-        history = dict(x=summary.frequency, t_x=summary.recency, T=summary.T, monetary=summary.monetary)
         columns |= _interval_columns(score_intervals(model, fit, values, **history))
     return pl.DataFrame(columns)
 
