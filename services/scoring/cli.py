@@ -193,7 +193,8 @@ def _interval_columns(bounds) -> dict[str, np.ndarray]:
 
 def write_table(path: Path, table: pl.DataFrame) -> None:
     try:
-        table.write_csv(path)
+        with path.open("wb") as handle:  # opened here so that a failure says why, as the OS puts it
+            table.write_csv(handle)
     except OSError as problem:
         raise CommandFailed(f"{path}: cannot write: {problem.strerror}") from None
 

@@ -126,6 +126,11 @@ def test_missing_file_is_a_clear_error(tmp_path):
     assert_one_line_error(pulse(*fit_args(tmp_path / "absent.csv")), "absent.csv: cannot read")
 
 
+def test_an_output_file_that_cannot_be_written_is_a_clear_error(cdnow_csv, tmp_path):
+    result = pulse(*fit_args(cdnow_csv), "--out", tmp_path / "absent" / "scores.csv")
+    assert_one_line_error(result, "scores.csv: cannot write: No such file or directory")
+
+
 def test_too_few_customers_to_fit_is_a_clear_error(tmp_path):
     result = pulse(*fit_args(write(tmp_path, HEADER + GOOD), as_of="2020-06-30"))
     assert_one_line_error(result, "mbgnbd: need at least 200 customers to fit, got 2")
