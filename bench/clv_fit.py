@@ -1,6 +1,6 @@
 """Benchmark: fitting and scoring the CLV models, ours beside lifetimes 0.11.3, in one run.
 
-    .venv/bin/python bench/clv_fit.py [--customers 1000000] [--job-customers 300000]
+    .venv/bin/python bench/clv_fit.py [--customers 1000000] [--job-customers 300000] [--only-end-to-end]
 
 1. N synthetic customers drawn from BG/NBD (fixed seed), in whole days: fit time of each model
    with ours and with lifetimes, and the ratio. lifetimes' Pareto/NBD (Nelder-Mead) is run on a
@@ -195,14 +195,16 @@ def main():
     parser.add_argument("--job-customers", type=int, default=300_000)
     parser.add_argument("--pareto-sample", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only-end-to-end", action="store_true", help="skip the fits and scoring of --customers")
     parser.add_argument("--lifetimes-job", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.lifetimes_job:
         lifetimes_job(args.lifetimes_job[0], AS_OF, args.lifetimes_job[1])
         return
-    x, t_x, T, m = synthetic_population(args.customers, args.seed)
-    bench_fits(x, t_x, T, m, args.pareto_sample)
-    bench_scoring(x, t_x, T, m)
+    if not args.only_end_to_end:
+        x, t_x, T, m = synthetic_population(args.customers, args.seed)
+        bench_fits(x, t_x, T, m, args.pareto_sample)
+        bench_scoring(x, t_x, T, m)
     bench_end_to_end(args.job_customers, args.seed)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rich.console import Console
+import rich.progress
 from typer.testing import CliRunner
 
 from services.cli import app
@@ -126,6 +126,11 @@ def test_missing_file_is_a_clear_error(tmp_path):
     assert_one_line_error(pulse(*fit_args(tmp_path / "absent.csv")), "absent.csv: cannot read")
 
 
+def test_an_output_file_that_cannot_be_written_is_a_clear_error(cdnow_csv, tmp_path):
+    result = pulse(*fit_args(cdnow_csv), "--out", tmp_path / "absent" / "scores.csv")
+    assert_one_line_error(result, "scores.csv: cannot write: No such file or directory")
+
+
 def test_too_few_customers_to_fit_is_a_clear_error(tmp_path):
     result = pulse(*fit_args(write(tmp_path, HEADER + GOOD), as_of="2020-06-30"))
     assert_one_line_error(result, "mbgnbd: need at least 200 customers to fit, got 2")
@@ -150,12 +155,18 @@ def test_installed_pulse_command_reports_bad_amount_without_traceback(tmp_path):
 
 
 def test_a_long_file_is_read_behind_a_progress_bar_that_leaves_stdout_alone(cdnow_csv, monkeypatch):
-    monkeypatch.setattr(cli, "PROGRESS_FROM_BYTES", 0)
-    monkeypatch.setattr(cli, "stderr", Console(stderr=True, force_terminal=True))
+    monkeypatch.setattr(cli, "_shows_progress", lambda size: True)  # as on a terminal
     monkeypatch.setattr(cli, "READ_CHUNK_BYTES", 64 * 1024)
     reads = []
-    monkeypatch.setattr(cli.Progress, "advance", lambda self, task, size: reads.append(size))
+    monkeypatch.setattr(rich.progress.Progress, "advance", lambda self, task, size: reads.append(size))
     result = pulse(*fit_args(cdnow_csv))
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["n_customers"] == 23_570
     assert len(reads) > 10 and sum(reads) == cdnow_csv.stat().st_size
+
+
+def test_no_progress_bar_is_drawn_into_a_pipe_or_for_a_short_file(monkeypatch):
+    monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: False, raising=False)
+    assert not cli._shows_progress(10**9)
+    monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: True, raising=False)
+    assert not cli._shows_progress(1024) and cli._shows_progress(cli.PROGRESS_FROM_BYTES)
