@@ -101,12 +101,13 @@ def vegeta_binary() -> str | None:
     return found
 
 
-def single_write_latency_vegeta(vegeta: str, url: str, key: str, customers: list[str], rate: int, seconds: int) -> dict:
+def single_write_latency_vegeta(vegeta: str, url: str, key: str, customers: list[str], rate: int, seconds: int,
+                                label: str = "single") -> dict:
     """vegeta (Go) sends at a constant rate and costs the shared cores far less than a Python client."""
     headers = {"Authorization": [f"Bearer {key}"], "Content-Type": ["application/json"]}
     lines = []
     for number in range(rate * (seconds + 1)):  # vegeta asks for one more than it sends
-        body = json.dumps(purchase(customers[number % len(customers)], f"single-{number}")).encode()
+        body = json.dumps(purchase(customers[number % len(customers)], f"{label}-{number}")).encode()
         lines.append(json.dumps({"method": "POST", "url": f"{url}/v1/purchases", "header": headers,
                                  "body": base64.b64encode(body).decode()}))
     attack = subprocess.run([vegeta, "attack", "-format=json", "-lazy", f"-rate={rate}/s", f"-duration={seconds}s"],
@@ -168,13 +169,17 @@ async def run(arguments, postgres_url: str, bootstrap: str, folder: Path) -> dic
             await post_batches(client, customers, "warm-up", 2)
             await outbox_drained(client)
             vegeta = vegeta_binary()
+            warm_up = 0
             if vegeta:
+                # The same rate for a few seconds first, so that the connection pools have grown.
+                warm_up = (await asyncio.to_thread(single_write_latency_vegeta, vegeta, service.url, key, customers,
+                                                   arguments.rate, 5, "warm-up-single"))["status_codes"].get("201", 0)
                 single = await asyncio.to_thread(single_write_latency_vegeta, vegeta, service.url, key, customers,
                                                  arguments.rate, arguments.seconds)
             else:
                 single = await single_write_latency(client, customers, arguments.rate, arguments.seconds)
             await outbox_drained(client)
-            already_on_topic = 2 * BATCH_SIZE + single["requests"] - single["failures"]
+            already_on_topic = 2 * BATCH_SIZE + warm_up + single["requests"] - single["failures"]
             batch = await batch_throughput(client, customers, arguments.batches, bootstrap, topic, already_on_topic=already_on_topic)
     finally:
         service.stop()
