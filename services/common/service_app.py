@@ -77,6 +77,7 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
             relay = OutboxRelay(
                 database=database, bus=platform.bus, metrics=metrics,
                 batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
+                linger_seconds=settings.outbox_linger_seconds,
             )
             timers = TimerService(database=database, handlers=spec.timer_handlers, metrics=metrics)
             database.after_commit.append(lambda info: info.get("outbox_written") and relay.wake())

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
 
     outbox_batch_size: int = 2000
     outbox_poll_seconds: float = 0.5
+    outbox_linger_seconds: float = 0.05  # after a wake-up, wait this long so that more rows go in one pass
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
 
