@@ -5,7 +5,7 @@ from pathlib import Path
 
 from services.common.auth import KeyStore
 from services.common.bus import Bus, InProcessBus
-from services.common.catalog import CATALOG
+from services.common.catalog import CATALOG, topic_of
 from services.common.database import Database
 from services.common.kafka_bus import KafkaBus
 from services.common.privacy import load_or_create_secrets
@@ -31,7 +31,7 @@ def resolve_secrets(settings: Settings) -> Secrets:
 
 
 def all_topics(settings: Settings) -> list[str]:
-    topics = sorted({getattr(settings.topics, model.topic) for model in CATALOG.values()})
+    topics = sorted({topic_of(event_type, settings.topics) for event_type in CATALOG})
     return topics + [f"{topic}.dlq" for topic in topics]
 
 

@@ -250,7 +250,3 @@ CATALOG: dict[str, type[EventPayload]] = {
 
 def topic_of(event_type: str, topics: Topics) -> str:
     return getattr(topics, CATALOG[event_type].topic)
-
-
-def parse_payload(event_type: str, data: dict) -> EventPayload:
-    return CATALOG[event_type].model_validate(data)

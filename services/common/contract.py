@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from services.common.catalog import CATALOG
+from services.common.catalog import CATALOG, topic_of
 from services.common.settings import Settings
 
 ENVELOPE_HEADERS = {
@@ -36,7 +36,7 @@ def payload_schemas() -> dict[str, dict]:
 def asyncapi_document(settings: Settings) -> dict:
     channels, operations, messages = {}, {}, {}
     for event_type, model in sorted(CATALOG.items()):
-        topic = getattr(settings.topics, model.topic)
+        topic = topic_of(event_type, settings.topics)
         channel_id = topic.replace(".", "_")
         message_id = event_type.replace(".", "_")
         messages[message_id] = {

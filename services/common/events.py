@@ -40,9 +40,10 @@ class Message:
         return None
 
 
-def envelope_for(payload: BaseModel, *, source: str, subject: str, backfill: bool = False) -> Envelope:
+def envelope_for(payload: BaseModel, *, source: str, backfill: bool = False) -> Envelope:
+    """Every payload names its customer, who is the event's subject (and its Kafka key)."""
     data = payload.model_dump(mode="json", exclude_none=True)
-    return Envelope(type=payload.event_type, source=source, subject=subject, data=data, backfill=backfill)
+    return Envelope(type=payload.event_type, source=source, subject=payload.customer_id, data=data, backfill=backfill)
 
 
 def to_message(envelope: Envelope, topic: str) -> Message:

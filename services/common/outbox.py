@@ -65,7 +65,7 @@ class OutboxRelay:
         batch_size: int = 2000,
         poll_seconds: float = 0.5,
         max_backoff_seconds: float = 5.0,
-        linger_seconds: float = 0.01,
+        linger_seconds: float = 0.05,
         retention_seconds: float = 24 * 3600,
     ):
         self.database = database
@@ -174,7 +174,7 @@ class OutboxRelay:
     async def _sleep(self) -> None:
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            # Writes that commit in the next 10 ms travel in the same pass.
+            # Writes that commit while it lingers travel in the same pass.
             await asyncio.sleep(self.linger_seconds)
         except TimeoutError:
             pass

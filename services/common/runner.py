@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import importlib
-import logging
 import os
 import signal
 import socket
@@ -11,14 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
 
 from services.common.observability import configure_logging
 from services.common.service_app import Platform
 from services.common.settings import Settings
-
-log = logging.getLogger(__name__)
 
 AppFactory = Callable[[Platform], FastAPI]
 

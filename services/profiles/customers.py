@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalog import CustomerCreated, CustomerErased, CustomerMerged, CustomerUpdated
 from services.common.errors import Problem
-from services.common.events import envelope_for
 from services.common.ids import new_id
 from services.common.outbox import add_events
 from services.common.pagination import keyset_page
@@ -18,7 +17,7 @@ from services.common.privacy import normalise_text, search_tokens
 from services.common.timeutil import utcnow
 from services.profiles.batch import ItemOutcome, error_outcome, invalid_outcome, problem_outcome
 from services.profiles.contact import normalise_email, normalise_phone
-from services.profiles.context import SOURCE, ProfilesContext
+from services.profiles.context import ProfilesContext
 from services.profiles.models import Customer, CustomerTag, Interaction, NameToken, Purchase
 from services.profiles.schemas import CustomerFields, CustomerOut, CustomerUpsert
 
@@ -52,9 +51,7 @@ def _phone_normaliser(ctx: ProfilesContext):
 
 
 def to_out(ctx: ProfilesContext, customer: Customer, *, with_personal_data: bool) -> CustomerOut:
-    personal = {name: None for name in PERSONAL_FIELDS}
-    if with_personal_data:
-        personal = {name: ctx.cipher.decrypt(getattr(customer, f"{name}_enc")) for name in PERSONAL_FIELDS}
+    personal = _personal_fields(ctx, customer) if with_personal_data else dict.fromkeys(PERSONAL_FIELDS)
     return CustomerOut(
         id=customer.id, external_id=customer.external_id, company=customer.company, tags=customer.tags,
         attributes=customer.attributes, consent=customer.consent, status=customer.status,
@@ -63,10 +60,12 @@ def to_out(ctx: ProfilesContext, customer: Customer, *, with_personal_data: bool
     )
 
 
+def _personal_fields(ctx: ProfilesContext, customer: Customer) -> dict:
+    return {name: ctx.cipher.decrypt(getattr(customer, f"{name}_enc")) for name in PERSONAL_FIELDS}
+
+
 def current_fields(ctx: ProfilesContext, customer: Customer) -> dict:
-    fields = {name: ctx.cipher.decrypt(getattr(customer, f"{name}_enc")) for name in PERSONAL_FIELDS}
-    fields.update({name: getattr(customer, name) for name in PLAIN_FIELDS})
-    return fields
+    return _personal_fields(ctx, customer) | {name: getattr(customer, name) for name in PLAIN_FIELDS}
 
 
 async def get_customer(session: AsyncSession, customer_id: str, *, field: str = "customer_id") -> Customer:
@@ -76,7 +75,7 @@ async def get_customer(session: AsyncSession, customer_id: str, *, field: str = 
     return customer
 
 
-async def resolve_active(session: AsyncSession, customer_id: str, *, field: str, status: int = 422) -> Customer:
+async def resolve_active(session: AsyncSession, customer_id: str, *, field: str) -> Customer:
     """Follows merges to the surviving customer; an erased or unknown customer is an error."""
     customer = await session.get(Customer, customer_id)
     for _ in range(10):
@@ -84,9 +83,9 @@ async def resolve_active(session: AsyncSession, customer_id: str, *, field: str,
             break
         customer = await session.get(Customer, customer.merged_into)
     if customer is None:
-        raise Problem(status, "Unknown customer", f"no customer with id '{customer_id}'", field=field)
+        raise Problem(422, "Unknown customer", f"no customer with id '{customer_id}'", field=field)
     if customer.status == "erased":
-        raise Problem(status, "Customer erased", f"customer '{customer_id}' was erased", field=field)
+        raise Problem(422, "Customer erased", f"customer '{customer_id}' was erased", field=field)
     return customer
 
 
@@ -315,8 +314,7 @@ def _name_match(ctx: ProfilesContext, text: str):
 
 
 async def _publish(session: AsyncSession, ctx: ProfilesContext, payload) -> None:
-    envelope = envelope_for(payload, source=SOURCE, subject=payload.customer_id)
-    await add_events(session, [(envelope, getattr(ctx.topics, payload.topic))])
+    await add_events(session, [ctx.event(payload)])
 
 
 async def upsert_customers(session: AsyncSession, ctx: ProfilesContext, items: list[dict]) -> list[ItemOutcome]:

@@ -4,12 +4,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalog import InteractionLogged
-from services.common.events import envelope_for
 from services.common.ids import new_id
 from services.common.outbox import add_events
 from services.common.pagination import keyset_page
 from services.common.timeutil import utcnow
-from services.profiles.context import SOURCE, ProfilesContext
+from services.profiles.context import ProfilesContext
 from services.profiles.customers import resolve_active
 from services.profiles.models import Interaction
 from services.profiles.schemas import InteractionCreate, InteractionOut
@@ -26,7 +25,7 @@ async def log_interaction(session: AsyncSession, ctx: ProfilesContext, data: Int
         customer_id=customer.id, interaction_id=interaction.id, channel=data.channel, direction=data.direction,
         outcome=data.outcome, occurred_at=data.occurred_at,
     )
-    await add_events(session, [(envelope_for(payload, source=SOURCE, subject=customer.id), ctx.topics.interactions)])
+    await add_events(session, [ctx.event(payload)])
     return interaction
 
 

@@ -1,19 +1,20 @@
 """Purchase history: record (idempotent by order_id), record in bulk, refund, list."""
 
 import hashlib
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalog import PurchaseRecorded, PurchaseRefunded
 from services.common.errors import Problem
-from services.common.events import envelope_for
 from services.common.ids import new_id
 from services.common.outbox import add_events
 from services.common.pagination import keyset_page
 from services.common.timeutil import utcnow
 from services.profiles.batch import ItemOutcome, error_outcome, invalid_outcome, problem_outcome, raise_for
-from services.profiles.context import SOURCE, ProfilesContext
+from services.profiles.context import ProfilesContext
 from services.profiles.customers import resolve_active
 from services.profiles.models import Customer, Purchase, Refund
 from services.profiles.schemas import PurchaseCreate, RefundCreate
@@ -98,7 +99,7 @@ def _recorded_event(ctx: ProfilesContext, row: dict, backfill: bool):
         customer_id=row["customer_id"], purchase_id=row["id"], order_id=row["order_id"],
         amount=ctx.to_amount(row["amount_minor"]), currency=row["currency"], occurred_at=row["occurred_at"], channel=row["channel"],
     )
-    return envelope_for(payload, source=SOURCE, subject=row["customer_id"], backfill=backfill), ctx.topics.purchases
+    return ctx.event(payload, backfill=backfill)
 
 
 async def _resolve_customers(session: AsyncSession, items: list[PurchaseCreate]) -> dict:
@@ -112,27 +113,30 @@ async def _resolve_customers(session: AsyncSession, items: list[PurchaseCreate])
             try:
                 resolved[(field, reference)] = row.id if row.status == "active" else (await resolve_active(session, row.id, field=field)).id
             except Problem as problem:
-                resolved[(field, reference)] = error_outcome(422, problem.title, problem.detail, field)
+                resolved[(field, reference)] = problem_outcome(problem)
         for reference in references:
             resolved.setdefault((field, reference), error_outcome(422, "Unknown customer", f"no customer '{reference}'", field))
     return resolved
 
 
+def _in_chunks(values) -> Iterator[list[str]]:
+    """Distinct values in sorted chunks, so that no `IN (…)` list grows with the batch."""
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        yield ordered[start:start + LOOKUP_CHUNK]
+
+
 async def _customers_where(session: AsyncSession, column, values: set[str]) -> list[Customer]:
     rows: list[Customer] = []
-    ordered = sorted(values)
-    for start in range(0, len(ordered), LOOKUP_CHUNK):
-        rows += (await session.scalars(sa.select(Customer).where(column.in_(ordered[start:start + LOOKUP_CHUNK])))).all()
+    for chunk in _in_chunks(values):
+        rows += (await session.scalars(sa.select(Customer).where(column.in_(chunk)))).all()
     return rows
 
 
 async def _existing_orders(session: AsyncSession, order_ids: list[str]) -> dict[str, tuple[str, str]]:
     existing: dict[str, tuple[str, str]] = {}
-    ordered = sorted(set(order_ids))
-    for start in range(0, len(ordered), LOOKUP_CHUNK):
-        rows = await session.execute(
-            sa.select(Purchase.order_id, Purchase.id, Purchase.fingerprint).where(Purchase.order_id.in_(ordered[start:start + LOOKUP_CHUNK]))
-        )
+    for chunk in _in_chunks(order_ids):
+        rows = await session.execute(sa.select(Purchase.order_id, Purchase.id, Purchase.fingerprint).where(Purchase.order_id.in_(chunk)))
         existing.update({order_id: (purchase_id, print_) for order_id, purchase_id, print_ in rows})
     return existing
 
@@ -163,7 +167,7 @@ async def refund_purchase(session: AsyncSession, ctx: ProfilesContext, purchase:
         fully_refunded=purchase.refunded_minor == purchase.amount_minor, occurred_at=data.occurred_at,
         purchase_occurred_at=purchase.occurred_at,
     )
-    await add_events(session, [(envelope_for(payload, source=SOURCE, subject=purchase.customer_id), ctx.topics.purchases)])
+    await add_events(session, [ctx.event(payload)])
     return refund, True
 
 
