@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.common.auth import KeyStore
-from services.common.bootstrap import Secrets, build_bus, build_key_store, resolve_secrets
+from services.common.bootstrap import build_bus, build_key_store
 from services.common.bus import Bus
 from services.common.consumers import EventConsumer, EventHandler
 from services.common.database import COMMON_MIGRATIONS, Database
@@ -33,14 +33,12 @@ class Platform:
     settings: Settings
     bus: Bus
     key_store: KeyStore
-    secrets: Secrets
     _auth_ready: asyncio.Lock = field(default_factory=asyncio.Lock)
     _auth_migrated: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, *, client_id: str = "pulse") -> "Platform":
-        return cls(settings=settings, bus=build_bus(settings, client_id=client_id),
-                   key_store=build_key_store(settings), secrets=resolve_secrets(settings))
+        return cls(settings=settings, bus=build_bus(settings, client_id=client_id), key_store=build_key_store(settings))
 
     async def prepare_auth(self) -> None:
         async with self._auth_ready:

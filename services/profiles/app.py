@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.common import keys_api
+from services.common.bootstrap import resolve_secrets
 from services.common.privacy import BlindIndex, FieldCipher
 from services.common.service_app import Platform, ServiceSpec, build_service_app
 from services.profiles import api
@@ -21,10 +22,12 @@ SPEC = ServiceSpec(
 
 def create_app(platform: Platform) -> FastAPI:
     settings = platform.settings
+    # Only profiles stores personal data, so only profiles is given the keys (and refuses without them).
+    secrets = resolve_secrets(settings)
     app = build_service_app(SPEC, platform)
     app.state.profiles = ProfilesContext(
-        cipher=FieldCipher(platform.secrets.encryption_keys),
-        index=BlindIndex(platform.secrets.hash_key),
+        cipher=FieldCipher(secrets.encryption_keys),
+        index=BlindIndex(secrets.hash_key),
         topics=settings.topics,
         base_currency=settings.base_currency.upper(),
         currency_decimals=settings.currency_decimals,
