@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request
 
 from services.common.bootstrap import all_topics
 from services.common.observability import configure_logging
-from services.common.service_app import Platform
 from services.profiles.app import create_app as create_profiles
-from tests.harness import Recorder, profiles_service, running, settings_for_tests
+from tests.harness import profiles_service, running, settings_for_tests
+from tests.harness import test_platform as platform_for_tests
 from tests.integration.kafka_tools import read_topics
 
 PEOPLE = [
@@ -102,9 +102,7 @@ async def test_no_personal_data_in_any_message_or_log_line_when_requests_fail(tm
     captured = io.StringIO()
     configure_logging("DEBUG", stream=captured)
     settings = settings_for_tests(tmp_path, database_url=database_url, log_level="DEBUG")
-    platform = Platform.from_settings(settings)
-    recorder = Recorder()
-    platform.bus.subscribe("test-recorder", all_topics(settings), recorder)
+    platform, recorder = platform_for_tests(settings, None, {})
     app = create_profiles(platform)
     app.include_router(_failing_routes())
     try:
@@ -131,6 +129,7 @@ async def test_no_personal_data_in_any_message_or_log_line_when_requests_fail(tm
                 ]
             await profiles.drain_outbox()
     finally:
+        await platform.key_store.database.dispose()
         configure_logging("INFO")
         logging.getLogger().handlers[:] = []
     assert [answer.status_code for answer in answers] == [409, 422, 422, 422, 404, 500, 500], [a.text for a in answers]
