@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.common.api_docs import install_api_docs
 from services.common.auth import KeyStore
 from services.common.bootstrap import build_bus, build_key_store
 from services.common.bus import Bus
@@ -140,7 +141,9 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
             context.offload.close()
             await database.dispose()
 
-    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    install_api_docs(app)
     app.state.settings = settings
     app.state.context = context
     app.state.database = database
