@@ -11,6 +11,7 @@ import pytest
 
 from tests.harness import profiles_service, settings_for_tests
 from tests.support.kafka_broker import KafkaBroker
+from tests.support.oidc_provider import OidcProvider
 from tests.support.postgres_server import PostgresServer
 
 
@@ -76,6 +77,16 @@ def postgres_server(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """The suite's identity provider stand-in (tests that rotate its keys start one of their own)."""
+    provider = OidcProvider().start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
 
 
 @pytest.fixture(scope="session")

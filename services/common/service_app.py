@@ -15,10 +15,12 @@ from services.common.auth import KeyStore
 from services.common.bootstrap import Secrets, build_bus, build_key_store, resolve_secrets
 from services.common.bus import Bus
 from services.common.consumers import EventConsumer, EventHandler
+from services.common.cors import install_cors
 from services.common.database import COMMON_MIGRATIONS, Database
 from services.common.errors import install_problem_handlers
 from services.common.http import ServiceMiddleware
 from services.common.observability import ServiceMetrics
+from services.common.oidc import OidcVerifier
 from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
 from services.common.timers import TimerHandler, TimerService
@@ -34,13 +36,15 @@ class Platform:
     bus: Bus
     key_store: KeyStore
     secrets: Secrets
+    token_verifier: OidcVerifier | None = None
     _auth_ready: asyncio.Lock = field(default_factory=asyncio.Lock)
     _auth_migrated: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, *, client_id: str = "pulse") -> "Platform":
         return cls(settings=settings, bus=build_bus(settings, client_id=client_id),
-                   key_store=build_key_store(settings), secrets=resolve_secrets(settings))
+                   key_store=build_key_store(settings), secrets=resolve_secrets(settings),
+                   token_verifier=OidcVerifier.from_settings(settings))
 
     async def prepare_auth(self) -> None:
         async with self._auth_ready:
@@ -114,9 +118,11 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
     app.state.database = database
     app.state.metrics = metrics
     app.state.key_store = platform.key_store
+    app.state.token_verifier = platform.token_verifier
     app.state.bus = platform.bus
     install_problem_handlers(app)
     app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    install_cors(app, settings)  # last, so outermost: error answers carry CORS headers too
     app.include_router(_operations_router(spec.name))
     for router in spec.routers:
         app.include_router(router)
