@@ -5,15 +5,16 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from tests.support.local_http import start_server
 
 AUDIENCE = "pulse-api"
 ROLE_MAP = "pulse-admins=admin,pulse-managers=manager,pulse-agents=agent,pulse-analysts=analyst,pulse-machines=service"
@@ -54,32 +55,19 @@ class OidcProvider:
         return f"http://127.0.0.1:{self._server.server_port}/realms/pulse"
 
     def start(self) -> "OidcProvider":
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (the http.server interface)
-                if self.path == "/realms/pulse/.well-known/openid-configuration":
-                    body = {"issuer": provider.issuer, "jwks_uri": provider.issuer + "/protocol/openid-connect/certs",
-                            "id_token_signing_alg_values_supported": ["RS256", "ES256"]}
-                elif self.path == "/realms/pulse/protocol/openid-connect/certs":
-                    provider.jwks_requests += 1
-                    body = {"keys": [key.public_jwk() for key in provider.keys]}
-                else:
-                    self.send_error(404)
-                    return
-                payload = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = start_server(self._answer)
         return self
+
+    def _answer(self, path: str) -> tuple[str, bytes] | None:
+        if path == "/realms/pulse/.well-known/openid-configuration":
+            body = {"issuer": self.issuer, "jwks_uri": self.issuer + "/protocol/openid-connect/certs",
+                    "id_token_signing_alg_values_supported": ["RS256", "ES256"]}
+        elif path == "/realms/pulse/protocol/openid-connect/certs":
+            self.jwks_requests += 1
+            body = {"keys": [key.public_jwk() for key in self.keys]}
+        else:
+            return None
+        return "application/json", json.dumps(body).encode()
 
     def stop(self) -> None:
         self._server.shutdown()
