@@ -126,10 +126,13 @@ def _probe_router() -> APIRouter:
 async def test_the_subject_is_the_tokens_sub_or_the_keys_id(tmp_path, oidc_provider):
     platform = Platform.from_settings(settings_for_tests(tmp_path, **oidc_provider.settings()))
     app = build_service_app(ServiceSpec(name="probe", title="probe", description="", routers=[_probe_router()]), platform)
-    async with running(app, platform, recorder=None) as probe:
-        record, key = await platform.key_store.create(name="pos", role="service")
-        by_token = await probe.client.get("/v1/whoami", headers=bearer(oidc_provider.token(role="agent", subject="f3c1-77")))
-        by_key = await probe.client.get("/v1/whoami", headers=bearer(key))
+    try:
+        async with running(app, platform, recorder=None) as probe:
+            record, key = await platform.key_store.create(name="pos", role="service")
+            by_token = await probe.client.get("/v1/whoami", headers=bearer(oidc_provider.token(role="agent", subject="f3c1-77")))
+            by_key = await probe.client.get("/v1/whoami", headers=bearer(key))
+    finally:
+        await platform.key_store.database.dispose()
     assert by_token.json() == {"subject": "f3c1-77", "role": "agent"}
     assert by_key.json() == {"subject": f"key:{record.id}", "role": "service"}
 
