@@ -197,6 +197,7 @@ class OidcVerifier:
         try:
             claims = await self.verify(token)
         except TokenRejected as error:
+            log.info("identity provider token refused: %s", error)  # the reason only, never the token
             raise Problem(401, "Unauthorized", str(error), headers=invalid_token(str(error))) from None
         except ProviderUnavailable:
             raise Problem(503, "Service Unavailable", "the identity provider's keys cannot be read; try again shortly",
@@ -213,7 +214,7 @@ class OidcVerifier:
         except jwt.PyJWTError:
             raise TokenRejected("the token is not a well-formed JWT") from None
         algorithm = header.get("alg")
-        if algorithm not in ASYMMETRIC_ALGORITHMS:
+        if not isinstance(algorithm, str) or algorithm not in ASYMMETRIC_ALGORITHMS:
             raise TokenRejected(f"tokens signed with '{algorithm}' are not accepted, only {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}")
         key = await self.keys.key_for(header.get("kid"))
         if not key.signs(algorithm):

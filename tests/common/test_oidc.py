@@ -60,6 +60,9 @@ REFUSED = {  # case: (token, why)
     "no expiry": (lambda p: p.token(exp=None), "lacks the 'exp' claim"),
     "no subject": (lambda p: p.token(subject=None), "lacks the 'sub' claim"),
     "not a JWT": (lambda p: "not.a.jwt", "not a well-formed JWT"),
+    "alg not a string": (lambda p: unsigned_token(p.claims(), kid=p.keys[0].kid, alg=["RS256"]), "are not accepted"),
+    "kid not a string": (lambda p: unsigned_token(p.claims(), kid=["x"], alg="RS256"), "not a well-formed JWT"),
+    "sub not a string": (lambda p: p.token(subject=12345), "the token is invalid"),
 }
 
 

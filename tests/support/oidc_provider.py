@@ -98,9 +98,9 @@ class OidcProvider:
         return self.token(role=role, subject=f"user-{role}")
 
 
-def unsigned_token(claims: dict, kid: str) -> str:
-    """`alg: none`: no signature at all."""
-    return f"{_segment({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{_segment(claims)}."
+def unsigned_token(claims: dict, kid, alg="none") -> str:
+    """`alg: none`: no signature at all (other headers too, to try malformed ones)."""
+    return f"{_segment({'alg': alg, 'typ': 'JWT', 'kid': kid})}.{_segment(claims)}."
 
 
 def hs256_with_public_key(claims: dict, key: SigningKey) -> str:
