@@ -5,6 +5,7 @@ import time
 from typing import Annotated
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from fastapi import APIRouter, Depends
 
 from services.common.auth import Principal, require
@@ -12,7 +13,7 @@ from services.common.oidc import KeySet, TokenRejected
 from services.common.service_app import Platform, ServiceSpec, build_service_app
 from tests.harness import profiles_service, running, settings_for_tests
 from tests.support.oidc_provider import (
-    GROUP_OF_ROLE, OidcProvider, hs256_with_public_key, rsa_key, tampered, unsigned_token,
+    GROUP_OF_ROLE, OidcProvider, SigningKey, hs256_with_public_key, rsa_key, tampered, unsigned_token,
 )
 
 ROLES = sorted(GROUP_OF_ROLE)
@@ -43,6 +44,21 @@ async def test_an_ec_signed_token_works(profiles, oidc_provider):
     assert (await profiles.client.get("/v1/customers", headers=bearer(token))).status_code == 200
 
 
+@pytest.mark.parametrize(("algorithm", "make_key"), [
+    ("PS256", lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+    ("ES384", lambda: ec.generate_private_key(ec.SECP384R1())),
+    ("EdDSA", ed25519.Ed25519PrivateKey.generate),
+])
+async def test_other_asymmetric_algorithms_work(tmp_path, algorithm, make_key):
+    provider = OidcProvider(keys=[SigningKey(f"k-{algorithm}", make_key(), algorithm)]).start()
+    try:
+        async with profiles_service(settings_for_tests(tmp_path, **provider.settings())) as profiles:
+            response = await profiles.client.get("/v1/customers", headers=bearer(provider.token(role="analyst")))
+        assert response.status_code == 200, response.text
+    finally:
+        provider.stop()
+
+
 async def test_a_token_expired_within_the_clock_skew_still_works(profiles, oidc_provider):
     token = oidc_provider.token(lifetime=-30, iat=int(time.time()) - 400, nbf=int(time.time()) - 400)
     assert (await profiles.client.get("/v1/customers", headers=bearer(token))).status_code == 200
@@ -60,6 +76,8 @@ REFUSED = {  # case: (token, why)
     "no expiry": (lambda p: p.token(exp=None), "lacks the 'exp' claim"),
     "no subject": (lambda p: p.token(subject=None), "lacks the 'sub' claim"),
     "not a JWT": (lambda p: "not.a.jwt", "not a well-formed JWT"),
+    "RSA signature under the EC key's id": (
+        lambda p: p.token(key=SigningKey(p.keys[1].kid, rsa_key().private, "RS256")), "does not match the provider's key"),
     "alg not a string": (lambda p: unsigned_token(p.claims(), kid=p.keys[0].kid, alg=["RS256"]), "are not accepted"),
     "kid not a string": (lambda p: unsigned_token(p.claims(), kid=["x"], alg="RS256"), "not a well-formed JWT"),
     "sub not a string": (lambda p: p.token(subject=12345), "the token is invalid"),
