@@ -1,25 +1,24 @@
 #!/usr/bin/env bash
-# Prints the path of a headless-capable Chromium, installing Debian's `chromium` package when
-# missing (as root, with apt-get). The API documentation test drives it; nothing is downloaded
-# from anywhere but the distribution's package archive.
-#
-#   chromium.sh        # prints e.g. /usr/bin/chromium
+# Prints the path of a Chromium binary, installing Debian's `chromium` package when none is there.
+# Interface: `deploy/browser/chromium.sh` -> one path on stdout (apt output goes to stderr).
 set -euo pipefail
 
-die() { echo "chromium.sh: $*" >&2; exit 1; }
-
 find_chromium() {
-  local name
-  for name in chromium chromium-browser; do
-    command -v "$name" && return 0
-  done
-  return 1
+  command -v chromium || command -v chromium-browser || command -v google-chrome || true
 }
 
-find_chromium && exit 0
-[[ "$(id -u)" -eq 0 ]] || die "Chromium not found; install Debian's 'chromium' package"
-command -v apt-get >/dev/null || die "Chromium not found and no apt-get to install it"
-echo "installing chromium with apt-get" >&2
-DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2
-find_chromium || die "apt-get installed chromium, but no chromium command was found"
+path="$(find_chromium)"
+if [ -z "$path" ]; then
+  sudo_cmd=""
+  if [ "$(id -u)" != "0" ]; then sudo_cmd="sudo"; fi
+  {
+    $sudo_cmd apt-get update -o DPkg::Lock::Timeout=600
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -o DPkg::Lock::Timeout=600 chromium
+  } >&2
+  path="$(find_chromium)"
+fi
+if [ -z "$path" ]; then
+  echo "chromium.sh: no chromium binary after installing the 'chromium' package" >&2
+  exit 1
+fi
+echo "$path"

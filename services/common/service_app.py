@@ -20,6 +20,7 @@ from services.common.bus import Bus
 from services.common.clock import Clock, SystemClock
 from services.common.consumers import EventConsumer, EventHandler
 from services.common.context import ServiceContext
+from services.common.cors import install_cors
 from services.common.database import COMMON_MIGRATIONS, Database
 from services.common.errors import install_problem_handlers
 from services.common.event_writer import EventWriter
@@ -27,6 +28,7 @@ from services.common.http import ServiceMiddleware
 from services.common.jobs import JobRunner, JobSpec
 from services.common.observability import ServiceMetrics
 from services.common.offload import Offloader
+from services.common.oidc import OidcVerifier
 from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
 from services.common.timers import TimerHandler, TimerService
@@ -44,6 +46,7 @@ class Platform:
     clock: Clock = field(default_factory=SystemClock)
     # Values of service-specific settings that the environment does not give (tests set them here).
     service_settings: dict[str, Any] = field(default_factory=dict)
+    token_verifier: OidcVerifier | None = None
     _auth_ready: asyncio.Lock = field(default_factory=asyncio.Lock)
     _auth_migrated: bool = False
 
@@ -52,7 +55,8 @@ class Platform:
                       service_settings: dict[str, Any] | None = None) -> "Platform":
         return cls(settings=settings, bus=build_bus(settings, client_id=client_id),
                    key_store=build_key_store(settings),
-                   clock=clock or SystemClock(), service_settings=dict(service_settings or {}))
+                   clock=clock or SystemClock(), service_settings=dict(service_settings or {}),
+                   token_verifier=OidcVerifier.from_settings(settings))
 
     def settings_for(self, settings_class: type[Settings]) -> Settings:
         """The deployment's settings plus one service's own, all read from `PULSE_*` variables."""
@@ -149,9 +153,11 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
     app.state.database = database
     app.state.metrics = metrics
     app.state.key_store = platform.key_store
+    app.state.token_verifier = platform.token_verifier
     app.state.bus = platform.bus
     install_problem_handlers(app)
     app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    install_cors(app, settings)  # last, so outermost: error answers carry CORS headers too
     app.include_router(_operations_router(spec.name))
     for router in spec.routers:
         app.include_router(router)
