@@ -5,6 +5,7 @@ import gc
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -18,10 +19,12 @@ from services.common.consumers import EventConsumer, EventHandler
 from services.common.database import COMMON_MIGRATIONS, Database
 from services.common.errors import install_problem_handlers
 from services.common.http import ServiceMiddleware
+from services.common.inbox import purge_inbox
 from services.common.observability import ServiceMetrics
 from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
 from services.common.timers import TimerHandler, TimerService
+from services.common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,9 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
                     name=spec.name, handlers=spec.event_handlers, database=database, bus=platform.bus,
                     topics=settings.topics, metrics=metrics, max_attempts=settings.consumer_max_attempts,
                     retry_base_seconds=settings.consumer_retry_base_seconds,
+                    backoff_max_seconds=settings.consumer_backoff_max_seconds,
                 ).attach()
+                tasks.append(asyncio.create_task(_purge_inbox_periodically(database, settings), name=f"{spec.name}:inbox-purge"))
             tasks.append(asyncio.create_task(relay.run(), name=f"{spec.name}:outbox"))
             if spec.timer_handlers:
                 tasks.append(asyncio.create_task(timers.run(), name=f"{spec.name}:timers"))
@@ -123,6 +128,17 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
     return app
 
 
+async def _purge_inbox_periodically(database: Database, settings: Settings) -> None:
+    while True:
+        try:
+            purged = await purge_inbox(database, utcnow() - timedelta(days=settings.inbox_retention_days))
+            if purged:
+                log.info("purged %d inbox ids", purged)
+        except Exception as error:  # the next round tries again; the class says enough
+            log.warning("could not purge the inbox: %s", type(error).__name__)
+        await asyncio.sleep(settings.inbox_purge_seconds)
+
+
 def _operations_router(service: str) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -130,7 +146,7 @@ def _operations_router(service: str) -> APIRouter:
     async def healthz() -> dict:
         return {"status": "ok", "service": service}
 
-    @router.get("/readyz", summary="The service can take traffic: its database answers")
+    @router.get("/readyz", summary="The service can take traffic: its database answers, its topics exist")
     async def readyz(request: Request, response: Response) -> dict:
         checks: dict[str, str] = {}
         database: Database | None = request.app.state.database
@@ -141,6 +157,7 @@ def _operations_router(service: str) -> APIRouter:
                 checks["database"] = "ok"
             except Exception as error:
                 checks["database"] = f"failing: {type(error).__name__}"
+        checks.update(request.app.state.bus.health())
         ready = all(value == "ok" for value in checks.values())
         response.status_code = 200 if ready else 503
         return {"status": "ready" if ready else "not ready", "service": service, "checks": checks}
