@@ -1,7 +1,6 @@
 """The consumer's error paths in process, on SQLite: what is transient, what is poison, what a dead
 letter says (class and codes, never values), that it is recorded once, and the inbox purge."""
 
-import json
 import logging
 import socket
 from datetime import timedelta
@@ -16,7 +15,7 @@ from services.common.catalog import PurchaseRecorded
 from services.common.consumers import EventConsumer
 from services.common.database import COMMON_MIGRATIONS, Database
 from services.common.delivery_tables import dead_letters, inbox
-from services.common.events import Message, envelope_for, to_message
+from services.common.events import Message
 from services.common.failures import DeliverAgain, is_transient
 from services.common.inbox import mark_processed, purge_inbox
 from services.common.kafka_bus import KafkaBus
@@ -24,6 +23,7 @@ from services.common.observability import ServiceMetrics
 from services.common.settings import Topics
 from services.common.timeutil import utcnow
 from tests.integration.kafka_tools import eventually
+from tests.integration.poison import poison_records, purchase_message
 
 TOPICS = Topics()
 PERSONAL = "陈晓 13800138000 chen.xiao@example.com 北京市朝阳区"
@@ -35,14 +35,8 @@ async def migrated(tmp_path, name: str = "consumer") -> Database:
     return database
 
 
-def recorded(order_id: str, customer_id: str = "c-1"):
-    payload = PurchaseRecorded(customer_id=customer_id, purchase_id=f"p-{order_id}", order_id=order_id, amount="1.00",
-                               currency="CNY", occurred_at=utcnow())
-    return envelope_for(payload, source="/test")
-
-
 def good(order_id: str) -> Message:
-    return to_message(recorded(order_id), TOPICS.purchases)
+    return purchase_message(TOPICS.purchases, order_id)
 
 
 class Recorder:
@@ -135,35 +129,9 @@ def test_errors_of_the_record_itself_are_not_transient(error):
 
 # --- poison records -------------------------------------------------------------------------------
 
-def _headers_without(message: Message, name: str) -> tuple:
-    return tuple((key, value) for key, value in message.headers if key != name)
-
-
-def _with_header(message: Message, name: str, value) -> tuple:
-    return _headers_without(message, name) + ((name, value),)
-
-
-def poison_records() -> dict[str, tuple[Message, str, str]]:
-    """kind → (record, error.code, error.reason)."""
-    sound = good("template")
-    unknown = to_message(recorded("u"), TOPICS.purchases)
-    invalid = to_message(recorded("s"), TOPICS.purchases)
-    data = json.loads(invalid.value)
-    del data["order_id"]
-    return {
-        "no value": (Message(TOPICS.purchases, b"c-1", None, sound.headers), "undecodable", "no_value"),
-        "null header": (Message(TOPICS.purchases, b"c-1", sound.value, _with_header(sound, "ce_type", None)), "undecodable", "null_header"),
-        "non-UTF-8 header": (Message(TOPICS.purchases, b"c-1", sound.value, _with_header(sound, "ce_source", b"\xff\xfe")), "undecodable", "non_utf8_header"),
-        "bad JSON": (Message(TOPICS.purchases, b"c-1", b"{not json", sound.headers), "undecodable", "bad_json"),
-        "missing ce_id": (Message(TOPICS.purchases, b"c-1", sound.value, _headers_without(sound, "ce_id")), "undecodable", "missing_attribute"),
-        "unknown type": (Message(TOPICS.purchases, b"c-1", unknown.value, _with_header(unknown, "ce_type", b"pulse.nothing.v9")), "unknown_type", None),
-        "schema invalid": (Message(TOPICS.purchases, b"c-1", json.dumps(data).encode(), invalid.headers), "schema_invalid", "missing"),
-    }
-
-
-@pytest.mark.parametrize("kind", list(poison_records()))
+@pytest.mark.parametrize("kind", list(poison_records(TOPICS.purchases)))
 async def test_a_poison_record_is_dead_lettered_at_once_with_its_reason_and_the_next_record_goes_on(tmp_path, kind):
-    poison, code, reason = poison_records()[kind]
+    poison, code, reason = poison_records(TOPICS.purchases)[kind]
     database = await migrated(tmp_path)
     bus = InProcessBus()
     dlq = DlqReader(bus)
@@ -208,7 +176,7 @@ async def test_dlq_headers_the_error_column_and_the_logs_carry_class_and_codes_n
 
     consumer = consumer_for(database, bus, violates_a_constraint)
     caplog.set_level(logging.INFO)  # the services log at INFO; aiosqlite logs SQL at DEBUG
-    message = to_message(recorded("o-1"), TOPICS.purchases)
+    message = good("o-1")
     await consumer.handle_batch([message])
     [letter] = dlq.messages
     error_headers = {name: value.decode() for name, value in letter.headers if name.startswith("error.")}
