@@ -22,6 +22,7 @@ from services.common.kafka_bus import KafkaBus
 from services.common.observability import ServiceMetrics
 from services.common.settings import Topics
 from services.common.timeutil import utcnow
+from tests.harness import profiles_service, settings_for_tests
 from tests.integration.kafka_tools import eventually
 from tests.integration.poison import poison_records, purchase_message
 
@@ -250,11 +251,14 @@ async def test_purge_inbox_forgets_ids_older_than_the_retention_only(tmp_path):
 
 # --- topic creation reaches readiness -------------------------------------------------------------
 
-async def test_kafka_bus_health_says_why_topics_are_not_there_yet():
+def _closed_port() -> int:
     with socket.socket() as probe:  # a port with nothing behind it
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    bus = KafkaBus(bootstrap=f"127.0.0.1:{port}", client_id="t", topics=["pulse.purchases"], retry_seconds=0.1)
+        return probe.getsockname()[1]
+
+
+async def test_kafka_bus_health_says_why_topics_are_not_there_yet():
+    bus = KafkaBus(bootstrap=f"127.0.0.1:{_closed_port()}", client_id="t", topics=["pulse.purchases"], retry_seconds=0.1)
     assert bus.health() == {"kafka_topics": "failing: not created yet"}
     await bus.start()
     try:
@@ -266,3 +270,13 @@ async def test_kafka_bus_health_says_why_topics_are_not_there_yet():
 
 async def _said_failing_with_a_class(bus: KafkaBus) -> bool:
     return bus.health()["kafka_topics"].startswith("failing: Kafka")
+
+
+async def test_readyz_is_not_ready_while_the_kafka_topics_cannot_be_created(tmp_path):
+    settings = settings_for_tests(tmp_path, bus="kafka", kafka_bootstrap=f"127.0.0.1:{_closed_port()}")
+    async with profiles_service(settings) as profiles:
+        async def says_why() -> bool:
+            answer = await profiles.client.get("/readyz")
+            return answer.status_code == 503 and answer.json()["checks"]["kafka_topics"].startswith("failing: Kafka")
+        assert await eventually(says_why, timeout=30)
+        assert (await profiles.client.get("/readyz")).json()["checks"]["database"] == "ok"

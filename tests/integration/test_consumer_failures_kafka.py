@@ -174,3 +174,22 @@ async def test_a_row_locked_past_the_lock_timeout_is_retried_later_not_dead_lett
     finally:
         await locker.close()
         await tally.stop()
+
+
+async def test_topic_creation_reaches_readiness_ok_when_created_and_the_broker_code_when_refused(kafka_bootstrap):
+    created = KafkaBus(bootstrap=kafka_bootstrap, client_id="t", partitions=1, topics=[f"ready-{uuid.uuid4().hex[:10]}"], retry_seconds=0.2)
+    # One broker cannot hold three replicas: the broker refuses with INVALID_REPLICATION_FACTOR (38).
+    refused = KafkaBus(bootstrap=kafka_bootstrap, client_id="t", partitions=1, replication_factor=3,
+                       topics=[f"refused-{uuid.uuid4().hex[:10]}"], retry_seconds=0.2)
+    for bus in (created, refused):
+        await bus.start()
+    try:
+        assert await eventually(lambda: _health_is(created, "ok"), timeout=30)
+        assert await eventually(lambda: _health_is(refused, "failing: InvalidReplicationFactorError (broker code 38)"), timeout=30)
+    finally:
+        for bus in (created, refused):
+            await bus.stop()
+
+
+async def _health_is(bus: KafkaBus, expected: str) -> bool:
+    return bus.health() == {"kafka_topics": expected}
