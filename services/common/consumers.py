@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +32,23 @@ from services.common.settings import Topics
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[AsyncSession, Envelope, EventPayload], Awaitable[None]]
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Delivery(Generic[C]):
+    """One event as a handler sees it: the transaction it commits in, its envelope, the service."""
+
+    session: AsyncSession
+    envelope: Envelope
+    context: C
+
+    @property
+    def backfill(self) -> bool:
+        return self.envelope.backfill
+
+
+EventHandler = Callable[[Delivery[Any], EventPayload], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,7 @@ class EventConsumer:
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         backoff_max_seconds: float = 300.0,
+        context: Any = None,
     ):
         unknown = set(handlers) - set(CATALOG)
         if unknown:
@@ -66,6 +84,7 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
         self.backoff_max_seconds = backoff_max_seconds
+        self.context = context
         self.topics = sorted({topic_of(event_type, topics) for event_type in handlers})
         self._passing_failures: dict[tuple[str, int | None], int] = {}  # in a row, per partition
 
@@ -137,7 +156,7 @@ class EventConsumer:
         if await already_processed(session, consumer=self.name, event_id=envelope.id):
             return "duplicate"
         if item.payload is not None:
-            await self.handlers[envelope.type](session, envelope, item.payload)
+            await self.handlers[envelope.type](Delivery(session, envelope, self.context), item.payload)
         await mark_processed(session, consumer=self.name, event_id=envelope.id)
         return "processed" if item.payload is not None else "ignored"
 

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     consumer_backoff_max_seconds: float = 300.0
     inbox_retention_days: float = Field(default=7.0, gt=0)  # longer than any redelivery (Kafka retention)
     inbox_purge_seconds: float = 3600.0
+    offload_workers: int = 1  # processes for CPU-heavy work such as model fits
 
     log_level: str = "INFO"
     topics: Topics = Field(default_factory=Topics)

@@ -45,7 +45,7 @@ class Recorder:
         self.fail_with = fail_with or {}
         self.seen: list[str] = []
 
-    async def __call__(self, session, envelope, payload) -> None:
+    async def __call__(self, delivery, payload) -> None:
         if payload.order_id in self.fail_with:
             raise self.fail_with[payload.order_id]
         self.seen.append(payload.order_id)
@@ -170,10 +170,10 @@ async def test_dlq_headers_the_error_column_and_the_logs_carry_class_and_codes_n
     bus = InProcessBus()
     dlq = DlqReader(bus)
 
-    async def violates_a_constraint(session, envelope, payload) -> None:
+    async def violates_a_constraint(delivery, payload) -> None:
         # A real constraint violation whose SQL parameters hold personal data.
-        await mark_processed(session, consumer=PERSONAL[:30], event_id="same")
-        await mark_processed(session, consumer=PERSONAL[:30], event_id="same")
+        await mark_processed(delivery.session, consumer=PERSONAL[:30], event_id="same")
+        await mark_processed(delivery.session, consumer=PERSONAL[:30], event_id="same")
 
     consumer = consumer_for(database, bus, violates_a_constraint)
     caplog.set_level(logging.INFO)  # the services log at INFO; aiosqlite logs SQL at DEBUG

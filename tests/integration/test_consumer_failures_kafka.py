@@ -82,7 +82,7 @@ async def test_each_poison_record_lands_on_the_dlq_with_its_reason_and_the_recor
 async def test_a_dead_letter_is_recorded_once_when_its_record_is_delivered_again(tmp_path, kafka_bootstrap):
     topics = await fresh_topics(kafka_bootstrap)
     poison = poison_records(topics.purchases)
-    await produce(kafka_bootstrap, [poison["bad JSON"][0], poison["unknown type"][0], purchase_message(topics.purchases, "o-1")])
+    await produce(kafka_bootstrap, [poison["bad JSON"][0], poison["missing ce_id"][0], purchase_message(topics.purchases, "o-1")])
     group, url = f"tally-{uuid.uuid4().hex[:6]}", f"sqlite+aiosqlite:///{tmp_path / 'tally.db'}"
     for delivery in range(2):
         tally = Tally(url, kafka_bootstrap, group=group, topics=topics)
