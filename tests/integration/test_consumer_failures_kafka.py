@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from services.common.delivery_tables import dead_letters
 from services.common.kafka_bus import KafkaBus
@@ -82,7 +83,7 @@ async def test_each_poison_record_lands_on_the_dlq_with_its_reason_and_the_recor
 async def test_a_dead_letter_is_recorded_once_when_its_record_is_delivered_again(tmp_path, kafka_bootstrap):
     topics = await fresh_topics(kafka_bootstrap)
     poison = poison_records(topics.purchases)
-    await produce(kafka_bootstrap, [poison["bad JSON"][0], poison["missing ce_id"][0], purchase_message(topics.purchases, "o-1")])
+    await produce(kafka_bootstrap, [poison["bad JSON"][0], poison["schema invalid"][0], purchase_message(topics.purchases, "o-1")])
     group, url = f"tally-{uuid.uuid4().hex[:6]}", f"sqlite+aiosqlite:///{tmp_path / 'tally.db'}"
     for delivery in range(2):
         tally = Tally(url, kafka_bootstrap, group=group, topics=topics)
@@ -103,6 +104,8 @@ async def committed_to(bootstrap: str, group: str, topic: str, offset: int) -> b
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
+    except KafkaError:  # e.g. the group's coordinator is not known yet: ask again
+        return False
     finally:
         await admin.close()
     committed = offsets.get(TopicPartition(topic, 0))
@@ -110,14 +113,20 @@ async def committed_to(bootstrap: str, group: str, topic: str, offset: int) -> b
 
 
 async def rewind(bootstrap: str, group: str, topic: str) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partition = TopicPartition(topic, 0)
-        consumer.assign([partition])
-        await consumer.commit({partition: 0})
-    finally:
-        await consumer.stop()
+    async def rewound() -> bool:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partition = TopicPartition(topic, 0)
+            consumer.assign([partition])
+            await consumer.commit({partition: 0})
+            return True
+        except KafkaError:  # the coordinator may move or be unknown for a moment
+            return False
+        finally:
+            await consumer.stop()
+
+    assert await eventually(rewound, timeout=30, interval=1)
 
 
 async def test_postgresql_stopped_under_a_busy_consumer_loses_nothing_and_dead_letters_nothing(tmp_path, kafka_bootstrap):
