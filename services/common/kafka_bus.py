@@ -20,7 +20,8 @@ class TopicsNotCreated(KafkaError):
     """The broker refused to create a topic; `code` is its error code (names no values)."""
 
     def __init__(self, code: int):
-        super().__init__(f"{for_code(code).__name__} (broker code {code})")
+        self.reason = f"{for_code(code).__name__} (broker code {code})"
+        super().__init__(self.reason)
         self.code = code
 
 
@@ -115,7 +116,7 @@ class KafkaBus:
                 log.info("kafka topics exist")
                 return
             except Exception as error:
-                reason = str(error) if isinstance(error, TopicsNotCreated) else type(error).__name__
+                reason = error.reason if isinstance(error, TopicsNotCreated) else type(error).__name__
                 self._topics_problem = f"failing: {reason}"
                 log.warning("could not create the kafka topics: %s", reason, extra={"error_type": type(error).__name__})
                 await asyncio.sleep(self.retry_seconds * 5)
