@@ -21,6 +21,7 @@ class Bus(Protocol):
     async def stop(self) -> None: ...
     async def publish(self, messages: list[Message]) -> None: ...
     def subscribe(self, group: str, topics: list[str], handler: BatchHandler, metrics=None) -> None: ...
+    def health(self) -> dict[str, str]: ...  # readiness checks of the bus, e.g. {"kafka_topics": "ok"}
 
 
 @dataclass
@@ -43,6 +44,9 @@ class InProcessBus:
 
     async def stop(self) -> None:
         return None
+
+    def health(self) -> dict[str, str]:
+        return {}
 
     def subscribe(self, group: str, topics: list[str], handler: BatchHandler, metrics=None) -> None:
         self._subscriptions.append(_Subscription(group, frozenset(topics), handler))

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from services.common.database import COMMON_MIGRATIONS, Database
 from services.common.errors import install_problem_handlers
 from services.common.event_writer import EventWriter
 from services.common.http import ServiceMiddleware
+from services.common.inbox import purge_inbox
 from services.common.jobs import JobRunner, JobSpec
 from services.common.observability import ServiceMetrics
 from services.common.offload import Offloader
@@ -89,7 +91,7 @@ def build_context(spec: ServiceSpec, platform: Platform) -> ServiceContext:
     settings = platform.settings_for(spec.settings_class)
     migrations = [COMMON_MIGRATIONS / "versions"] + ([spec.migrations] if spec.migrations else [])
     database = Database(settings.database_url_for(spec.name), migrations=migrations)
-    jobs = JobRunner(service=spec.name, database=database, jobs=spec.jobs)
+    jobs = JobRunner(service=spec.name, database=database, jobs=spec.jobs + ([_inbox_purge(settings)] if spec.handlers else []))
     base = ServiceContext(
         service=spec.name, settings=settings, database=database, clock=platform.clock, metrics=ServiceMetrics(spec.name),
         events=EventWriter(source=f"/pulse/{spec.name}", topics=settings.topics), offload=Offloader(settings.offload_workers),
@@ -122,7 +124,8 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
             EventConsumer(
                 name=spec.name, handlers=spec.handlers, database=database, bus=platform.bus,
                 topics=settings.topics, metrics=metrics, max_attempts=settings.consumer_max_attempts,
-                retry_base_seconds=settings.consumer_retry_base_seconds, context=context,
+                retry_base_seconds=settings.consumer_retry_base_seconds,
+                backoff_max_seconds=settings.consumer_backoff_max_seconds, context=context,
             ).attach()
         tasks = [asyncio.create_task(relay.run(), name=f"{spec.name}:outbox")]
         if spec.timers:
@@ -164,6 +167,18 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
     return app
 
 
+def _inbox_purge(settings: Settings) -> JobSpec:
+    """Forgets processed event ids after the retention; one instance per database does it."""
+
+    async def purge(context: ServiceContext) -> None:
+        older_than = context.clock.now() - timedelta(days=context.settings.inbox_retention_days)
+        purged = await purge_inbox(context.database, older_than)
+        if purged:
+            log.info("purged %d inbox ids", purged, extra={"service": context.service})
+
+    return JobSpec(name="inbox-purge", every_seconds=settings.inbox_purge_seconds, run=purge)
+
+
 def _operations_router(service: str) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -171,7 +186,7 @@ def _operations_router(service: str) -> APIRouter:
     async def healthz() -> dict:
         return {"status": "ok", "service": service}
 
-    @router.get("/readyz", summary="The service can take traffic: its database answers")
+    @router.get("/readyz", summary="The service can take traffic: its database answers, its topics exist")
     async def readyz(request: Request, response: Response) -> dict:
         checks: dict[str, str] = {}
         database: Database = request.app.state.database
@@ -181,6 +196,7 @@ def _operations_router(service: str) -> APIRouter:
             checks["database"] = "ok"
         except Exception as error:
             checks["database"] = f"failing: {type(error).__name__}"
+        checks.update(request.app.state.bus.health())
         ready = all(value == "ok" for value in checks.values())
         response.status_code = 200 if ready else 503
         return {"status": "ready" if ready else "not ready", "service": service, "checks": checks}

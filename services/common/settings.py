@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     outbox_linger_seconds: float = 0.05  # after a wake-up, wait this long so that more rows go in one pass
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
+    # A passing failure (database away, lock, conflict) holds the partition back; the pause doubles
+    # from consumer_retry_base_seconds up to this.
+    consumer_backoff_max_seconds: float = 300.0
+    inbox_retention_days: float = Field(default=7.0, gt=0)  # longer than any redelivery (Kafka retention)
+    inbox_purge_seconds: float = 3600.0
     offload_workers: int = 1  # processes for CPU-heavy work such as model fits
 
     log_level: str = "INFO"

@@ -25,12 +25,14 @@ async def count_purchase(delivery: Delivery, payload) -> None:
 
 
 class Tally:
-    def __init__(self, database_url: str, bootstrap: str, group: str = "tally"):
+    def __init__(self, database_url: str, bootstrap: str, group: str = "tally", topics: Topics | None = None,
+                 backoff_max_seconds: float = 300.0):
         self.database = Database(database_url, migrations=[COMMON_MIGRATIONS / "versions"])
         self.bus = KafkaBus(bootstrap=bootstrap, client_id=group, retry_seconds=0.5)
         self.consumer = EventConsumer(
             name=group, handlers={"pulse.purchase.recorded.v1": count_purchase}, database=self.database, bus=self.bus,
-            topics=Topics(), metrics=ServiceMetrics(group), retry_base_seconds=0.05,
+            topics=topics or Topics(), metrics=ServiceMetrics(group), retry_base_seconds=0.05,
+            backoff_max_seconds=backoff_max_seconds,
         )
 
     async def start(self) -> None:
