@@ -51,6 +51,9 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
         self.topics = sorted({topic_of(event_type, topics) for event_type in handlers})
+        # Registered when built, subscribed when started: on the in-process bus no relay counts a
+        # row as delivered before this group has it, however late the group starts.
+        bus.register(name, self.topics)
 
     def attach(self) -> None:
         self.bus.subscribe(self.name, self.topics, self.handle_batch, self.metrics)

@@ -40,6 +40,9 @@ class KafkaBus:
     def subscribe(self, group: str, topics: list[str], handler: BatchHandler, metrics: ServiceMetrics | None = None) -> None:
         self._subscriptions.append((group, topics, handler, metrics))
 
+    def register(self, group: str, topics: list[str]) -> None:
+        """Nothing to do: a Kafka group keeps its own offsets, and the broker keeps the records for it."""
+
     async def start(self) -> None:
         # Start never blocks on the broker: a service must take writes while Kafka is down.
         # Several services of one process may share the bus; each start adds the new subscriptions.

@@ -64,8 +64,16 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
     settings = platform.settings
     metrics = ServiceMetrics(spec.name)
     database = None
+    consumer = None
     if spec.migrations is not None:
         database = Database(settings.database_url_for(spec.name), migrations=[COMMON_MIGRATIONS / "versions", spec.migrations])
+    if database is not None and spec.event_handlers:
+        # Built with the app, so that its group is registered before any service's relay runs.
+        consumer = EventConsumer(
+            name=spec.name, handlers=spec.event_handlers, database=database, bus=platform.bus,
+            topics=settings.topics, metrics=metrics, max_attempts=settings.consumer_max_attempts,
+            retry_base_seconds=settings.consumer_retry_base_seconds,
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -83,12 +91,8 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
             database.after_commit.append(lambda info: info.get("outbox_written") and relay.wake())
             database.after_commit.append(lambda info: info.get("timers_changed") and timers.wake())
             app.state.relay = relay
-            if spec.event_handlers:
-                EventConsumer(
-                    name=spec.name, handlers=spec.event_handlers, database=database, bus=platform.bus,
-                    topics=settings.topics, metrics=metrics, max_attempts=settings.consumer_max_attempts,
-                    retry_base_seconds=settings.consumer_retry_base_seconds,
-                ).attach()
+            if consumer is not None:
+                consumer.attach()
             tasks.append(asyncio.create_task(relay.run(), name=f"{spec.name}:outbox"))
             if spec.timer_handlers:
                 tasks.append(asyncio.create_task(timers.run(), name=f"{spec.name}:timers"))
