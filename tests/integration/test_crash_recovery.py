@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.integration.kafka_tools import eventually, read_topics
 from tests.integration.service_process import ServiceProcess
+from tests.integration.streams import at_least, stream_batches
 from tests.integration.tally import Tally
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
