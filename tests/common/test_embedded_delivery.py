@@ -27,8 +27,8 @@ async def test_a_consumer_group_of_the_embedded_stack_receives_every_event_writt
     apps = build_apps(platform)
     seen: list[str] = []
 
-    async def record(session, envelope, payload) -> None:
-        seen.append(envelope.id)
+    async def record(delivery, payload) -> None:
+        seen.append(delivery.envelope.id)
 
     late_database = Database(f"sqlite+aiosqlite:///{tmp_path / 'late.db'}", migrations=[COMMON_MIGRATIONS / "versions"])
     await late_database.migrate()
