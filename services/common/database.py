@@ -42,7 +42,10 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
 
 class Database:
-    """One service's database: an engine, sessions, and that service's migrations."""
+    """One service's database: an engine, sessions, and that service's migrations.
+
+    Engines hide statement parameters in their errors (`hide_parameters`): they hold personal data,
+    and an error's text may reach a log line."""
 
     def __init__(self, url: str, *, migrations: list[Path], pool_size: int = 20):
         self.url = url
@@ -51,7 +54,7 @@ class Database:
             database_file = url.split("///", 1)[-1]
             if database_file and database_file != ":memory:":
                 Path(database_file).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_async_engine(url, connect_args={"timeout": 30})
+            self.engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
             _prepare_sqlite(self.engine)
         else:
             # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic
@@ -59,7 +62,7 @@ class Database:
             server_settings = {"plan_cache_mode": "force_custom_plan"}
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
-                connect_args={"server_settings": server_settings},
+                connect_args={"server_settings": server_settings}, hide_parameters=True,
             )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.after_commit: list[Callable[[dict], None]] = []

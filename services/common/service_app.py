@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.common.api_docs import install_api_docs
 from services.common.auth import KeyStore
-from services.common.bootstrap import Secrets, build_bus, build_key_store, resolve_secrets
+from services.common.bootstrap import build_bus, build_key_store
 from services.common.bus import Bus
 from services.common.clock import Clock, SystemClock
 from services.common.consumers import EventConsumer, EventHandler
@@ -42,7 +43,6 @@ class Platform:
     settings: Settings
     bus: Bus
     key_store: KeyStore
-    secrets: Secrets
     clock: Clock = field(default_factory=SystemClock)
     # Values of service-specific settings that the environment does not give (tests set them here).
     service_settings: dict[str, Any] = field(default_factory=dict)
@@ -54,7 +54,7 @@ class Platform:
     def from_settings(cls, settings: Settings, *, client_id: str = "pulse", clock: Clock | None = None,
                       service_settings: dict[str, Any] | None = None) -> "Platform":
         return cls(settings=settings, bus=build_bus(settings, client_id=client_id),
-                   key_store=build_key_store(settings), secrets=resolve_secrets(settings),
+                   key_store=build_key_store(settings),
                    clock=clock or SystemClock(), service_settings=dict(service_settings or {}),
                    token_verifier=OidcVerifier.from_settings(settings))
 
@@ -149,7 +149,9 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
             context.offload.close()
             await database.dispose()
 
-    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    install_api_docs(app)
     app.state.settings = settings
     app.state.context = context
     app.state.database = database
