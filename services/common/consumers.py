@@ -87,6 +87,9 @@ class EventConsumer:
         self.context = context
         self.topics = sorted({topic_of(event_type, topics) for event_type in handlers})
         self._passing_failures: dict[tuple[str, int | None], int] = {}  # in a row, per partition
+        # Registered when built, subscribed when started: on the in-process bus no relay counts a
+        # row as delivered before this group has it, however late the group starts.
+        bus.register(name, self.topics)
 
     def attach(self) -> None:
         self.bus.subscribe(self.name, self.topics, self.handle_batch, self.metrics)

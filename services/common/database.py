@@ -1,5 +1,7 @@
 """Async database access for SQLite (embedded) and PostgreSQL (distributed), with migrations."""
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +12,15 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Alembic's `op` and `context` are process-wide proxies: two upgrades interleaving on one event loop
+# (the embedded stack starts four services at once) would run one database's revisions on another's
+# connection. So one upgrade at a time per event loop; the loops of tests come and go, hence weak keys.
+_UPGRADE_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
+
+
+def _one_upgrade_at_a_time() -> asyncio.Lock:
+    return _UPGRADE_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
@@ -72,7 +83,7 @@ class Database:
                 hook(session.info)
 
     async def migrate(self) -> None:
-        async with self.engine.begin() as connection:
+        async with _one_upgrade_at_a_time(), self.engine.begin() as connection:
             if self.is_postgres:
                 # Several instances may start at once; one migrates while the others wait.
                 await connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7070)")

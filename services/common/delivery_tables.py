@@ -18,6 +18,8 @@ outbox = sa.Table(
     sa.Column("value", sa.Text(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("sent_at", UTCDateTime(), nullable=True),
+    # PostgreSQL: the writing transaction's id, filled by the server (common_0002); SQLite: empty.
+    sa.Column("txid", sa.BigInteger(), nullable=True, server_default=sa.FetchedValue()),
     sa.Index("ix_outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL"), sqlite_where=sa.text("sent_at IS NULL")),
 )
 

@@ -57,6 +57,9 @@ class KafkaBus:
             return {}
         return {"kafka_topics": self._topics_problem or "ok"}
 
+    def register(self, group: str, topics: list[str]) -> None:
+        """Nothing to do: a Kafka group keeps its own offsets, and the broker keeps the records for it."""
+
     async def start(self) -> None:
         # Start never blocks on the broker: a service must take writes while Kafka is down.
         # Several services of one process may share the bus; each start adds the new subscriptions.

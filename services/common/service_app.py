@@ -105,6 +105,15 @@ def build_context(spec: ServiceSpec, platform: Platform) -> ServiceContext:
 def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
     context = build_context(spec, platform)
     settings, database, metrics = context.settings, context.database, context.metrics
+    consumer = None
+    if spec.handlers:
+        # Built with the app, so that its group is registered before any service's relay runs.
+        consumer = EventConsumer(
+            name=spec.name, handlers=spec.handlers, database=database, bus=platform.bus,
+            topics=settings.topics, metrics=metrics, max_attempts=settings.consumer_max_attempts,
+            retry_base_seconds=settings.consumer_retry_base_seconds,
+            backoff_max_seconds=settings.consumer_backoff_max_seconds, context=context,
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -120,13 +129,8 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
         database.after_commit.append(lambda info: info.get("timers_changed") and timers.wake())
         app.state.relay = relay
         app.state.timers = timers
-        if spec.handlers:
-            EventConsumer(
-                name=spec.name, handlers=spec.handlers, database=database, bus=platform.bus,
-                topics=settings.topics, metrics=metrics, max_attempts=settings.consumer_max_attempts,
-                retry_base_seconds=settings.consumer_retry_base_seconds,
-                backoff_max_seconds=settings.consumer_backoff_max_seconds, context=context,
-            ).attach()
+        if consumer is not None:
+            consumer.attach()
         tasks = [asyncio.create_task(relay.run(), name=f"{spec.name}:outbox")]
         if spec.timers:
             tasks.append(asyncio.create_task(timers.run(), name=f"{spec.name}:timers"))

@@ -1,14 +1,14 @@
 """A dead letter is recorded once per record; inbox ids can be purged by age.
 
 Revision ID: common_0003
-Revises: common_0001 (the lead re-chains it after common_0002 at merge)
+Revises: common_0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "common_0003"
-down_revision = "common_0001"
+down_revision = "common_0002"
 branch_labels = None
 depends_on = None
 
