@@ -127,9 +127,11 @@ def _in_chunks(values) -> Iterator[list[str]]:
 
 
 async def _customers_where(session: AsyncSession, column, values: set[str]) -> list[Customer]:
+    """Share-locked until commit, so that a merge of one of them moves what this batch writes (see resolve_active)."""
     rows: list[Customer] = []
     for chunk in _in_chunks(values):
-        rows += (await session.scalars(sa.select(Customer).where(column.in_(chunk)))).all()
+        query = sa.select(Customer).where(column.in_(chunk)).order_by(Customer.id).with_for_update(read=True)
+        rows += (await session.scalars(query.execution_options(populate_existing=True))).all()
     return rows
 
 
@@ -176,8 +178,9 @@ async def list_purchases(session: AsyncSession, customer_id: str, *, cursor: str
     return await keyset_page(session, query, time_column=Purchase.occurred_at, id_column=Purchase.id, cursor=cursor, limit=limit)
 
 
-async def get_purchase(session: AsyncSession, purchase_id: str) -> Purchase:
-    purchase = await session.get(Purchase, purchase_id)
+async def get_purchase(session: AsyncSession, purchase_id: str, *, for_update: bool = False) -> Purchase:
+    """`for_update` locks the row until commit: refunds of one purchase are decided one after the other."""
+    purchase = await session.get(Purchase, purchase_id, with_for_update=for_update or None, populate_existing=for_update)
     if purchase is None:
         raise Problem(404, "Not Found", f"no purchase with id '{purchase_id}'", field="purchase_id")
     return purchase
