@@ -102,11 +102,12 @@ async def upsert_customers(body: BatchRequest, db: DatabaseDep, ctx: ContextDep,
 
 
 @router.post("/customers:merge", response_model=MergeOut, tags=["customers"], summary="Merge duplicates into a survivor")
-async def merge_customers(body: MergeRequest, response: Response, db: DatabaseDep, ctx: ContextDep,
+async def merge_customers(body: MergeRequest, db: DatabaseDep, ctx: ContextDep,
                           principal: Annotated[Principal, Depends(require("customers:merge"))]):
     survivor, moved_purchases, moved_interactions = await write(
         db, lambda session: customers.merge_customers(session, ctx, body.survivor_id, body.duplicate_ids))
-    return MergeOut(survivor=_customer_out(ctx, survivor, principal, response), merged_ids=list(dict.fromkeys(body.duplicate_ids)),
+    survivor_out = customers.to_out(ctx, survivor, with_personal_data=principal.may("pii:read"))
+    return MergeOut(survivor=survivor_out, merged_ids=list(dict.fromkeys(body.duplicate_ids)),
                     moved_purchases=moved_purchases, moved_interactions=moved_interactions)
 
 
