@@ -101,6 +101,8 @@ CASES = [
     ("GET", "/v1/customers/a%00b", None, 422, "customer_id"),
     ("PATCH", "/v1/customers/a%00b", {"company": "x"}, 422, "customer_id"),
     ("GET", "/v1/purchases/a%00b", None, 422, "purchase_id"),
+    ("POST", "/v1/api-keys", {"name": "pos" + NUL, "role": "service"}, 422, "name"),
+    ("DELETE", "/v1/api-keys/a%00b", None, 422, "key_id"),
 ]
 
 
