@@ -6,6 +6,8 @@ under stricter isolation, fail to serialise. In each case the loser's transactio
 whole, so running the same work again is safe, and the next run sees the winner's row and decides
 as if the requests had come one after the other (200 for the same body, 409 for another)."""
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -43,6 +45,8 @@ async def write(database: Database, work: Callable[[AsyncSession], Awaitable[T]]
                 raise
             if attempt == ATTEMPTS:
                 raise _gave_up(code) from None
+            # A short random pause, so that the writers that collided do not collide again in step.
+            await asyncio.sleep(random.uniform(0, 0.02 * attempt))
     raise AssertionError("unreachable")
 
 

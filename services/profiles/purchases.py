@@ -106,9 +106,12 @@ async def _resolve_customers(session: AsyncSession, items: list[PurchaseCreate])
     """(field, reference) → active customer id (merges followed), or the Outcome that explains why not."""
     by_id = {item.customer_id for item in items if item.customer_id}
     by_external = {item.customer_external_id for item in items if item.customer_external_id}
+    found = {field: await _customers_where(session, column, references)
+             for field, column, references in (("customer_id", Customer.id, by_id), ("customer_external_id", Customer.external_id, by_external))}
+    await _share_lock(session, {row.id for rows in found.values() for row in rows})
     resolved: dict = {}
-    for field, column, references in (("customer_id", Customer.id, by_id), ("customer_external_id", Customer.external_id, by_external)):
-        for row in await _customers_where(session, column, references):
+    for field, references in (("customer_id", by_id), ("customer_external_id", by_external)):
+        for row in found[field]:
             reference = getattr(row, "id" if field == "customer_id" else "external_id")
             try:
                 resolved[(field, reference)] = row.id if row.status == "active" else (await resolve_active(session, row.id, field=field)).id
@@ -127,12 +130,19 @@ def _in_chunks(values) -> Iterator[list[str]]:
 
 
 async def _customers_where(session: AsyncSession, column, values: set[str]) -> list[Customer]:
-    """Share-locked until commit, so that a merge of one of them moves what this batch writes (see resolve_active)."""
     rows: list[Customer] = []
     for chunk in _in_chunks(values):
-        query = sa.select(Customer).where(column.in_(chunk)).order_by(Customer.id).with_for_update(read=True)
-        rows += (await session.scalars(query.execution_options(populate_existing=True))).all()
+        rows += (await session.scalars(sa.select(Customer).where(column.in_(chunk)))).all()
     return rows
+
+
+async def _share_lock(session: AsyncSession, customer_ids: set[str]) -> None:
+    """Locks the batch's customers until commit, all in id order (as merges do, so neither waits on the
+    other in a circle), and reloads them: a merge of one of them either waits and then moves what
+    this batch writes, or ended before, and the batch follows it (see resolve_active)."""
+    for chunk in _in_chunks(customer_ids):
+        query = sa.select(Customer).where(Customer.id.in_(chunk)).order_by(Customer.id).with_for_update(read=True)
+        await session.scalars(query.execution_options(populate_existing=True))
 
 
 async def _existing_orders(session: AsyncSession, order_ids: list[str]) -> dict[str, tuple[str, str]]:

@@ -146,3 +146,22 @@ async def test_purchases_committed_during_a_merge_end_on_the_survivor(profiles):
         stranded = await _count(profiles, "SELECT count(*) FROM purchases WHERE customer_id = :id", id=duplicate["id"])
         assert stranded == 0
     assert await _count(profiles, "SELECT count(*) FROM purchases WHERE customer_id = :id", id=survivor["id"]) == 3 * PARALLEL
+
+
+async def test_crossing_merges_and_batches_end_without_a_deadlock_or_a_stray_purchase(profiles):
+    first, second = await _customer(profiles, external_id="first"), await _customer(profiles, external_id="second")
+    merges = [{"survivor_id": a["id"], "duplicate_ids": [b["id"]]} for a, b in [(first, second), (second, first)] * (PARALLEL // 4)]
+    # Each batch names one customer by id and the other by external_id, in both orders.
+    batches = [{"items": [
+        {"order_id": f"x-{n}-1", "customer_id": (first, second)[n % 2]["id"], "amount": "1.00", "occurred_at": OCCURRED},
+        {"order_id": f"x-{n}-2", "customer_external_id": ("second", "first")[n % 2], "amount": "1.00", "occurred_at": OCCURRED},
+    ]} for n in range(len(merges))]
+    requests = [profiles.client.post(path, json=body, headers=profiles.auth())
+                for pair in zip(merges, batches) for path, body in zip(("/v1/customers:merge", "/v1/purchases:batch"), pair)]
+    responses = await asyncio.gather(*requests)
+    merge_statuses = _statuses(responses[0::2])
+    assert merge_statuses == {200: 1, 409: len(merges) - 1}
+    assert all(result["status"] == "created" for response in responses[1::2] for result in response.json()["results"])
+    [winner] = [response.json() for response in responses[0::2] if response.status_code == 200]
+    on_survivor = await _count(profiles, "SELECT count(*) FROM purchases WHERE customer_id = :id", id=winner["survivor"]["id"])
+    assert on_survivor == 2 * len(batches) == await _count(profiles, "SELECT count(*) FROM purchases")
