@@ -10,11 +10,16 @@ import sqlalchemy as sa
 
 PARALLEL = 50
 OCCURRED = "2026-03-01T10:00:00+08:00"
+PATIENCE = 120  # seconds: requests stuck on each other fail the test instead of hanging the suite
+
+
+async def _gather(requests):
+    return await asyncio.wait_for(asyncio.gather(*requests), PATIENCE)
 
 
 async def _at_once(profiles, method: str, path: str, bodies: list, headers: list[dict] | None = None):
     headers = headers or [{}] * len(bodies)
-    return await asyncio.gather(*[
+    return await _gather([
         profiles.client.request(method, path, json=body, headers=profiles.auth() | extra) for body, extra in zip(bodies, headers)
     ])
 
@@ -141,7 +146,7 @@ async def test_purchases_committed_during_a_merge_end_on_the_survivor(profiles):
             profiles.client.post("/v1/customers:merge", json=merge, headers=profiles.auth()),
             *[profiles.client.post("/v1/purchases", json=body, headers=profiles.auth()) for body in bodies[half:]],
         ]
-        responses = await asyncio.gather(*requests)
+        responses = await _gather(requests)
         assert _statuses(responses) == {201: PARALLEL, 200: 1}
         stranded = await _count(profiles, "SELECT count(*) FROM purchases WHERE customer_id = :id", id=duplicate["id"])
         assert stranded == 0
@@ -158,7 +163,7 @@ async def test_crossing_merges_and_batches_end_without_a_deadlock_or_a_stray_pur
     ]} for n in range(len(merges))]
     requests = [profiles.client.post(path, json=body, headers=profiles.auth())
                 for pair in zip(merges, batches) for path, body in zip(("/v1/customers:merge", "/v1/purchases:batch"), pair)]
-    responses = await asyncio.gather(*requests)
+    responses = await _gather(requests)
     merge_statuses = _statuses(responses[0::2])
     assert merge_statuses == {200: 1, 409: len(merges) - 1}
     assert all(result["status"] == "created" for response in responses[1::2] for result in response.json()["results"])
