@@ -82,6 +82,12 @@ class Database:
             for hook in self.after_commit:
                 hook(session.info)
 
+    async def session_lock_connection(self):
+        """A connection of its own for holding session advisory locks: in autocommit, so it never
+        sits idle inside a transaction for the hours it may hold a lock."""
+        connection = await self.engine.connect()
+        return await connection.execution_options(isolation_level="AUTOCOMMIT")
+
     async def migrate(self) -> None:
         async with _one_upgrade_at_a_time(), self.engine.begin() as connection:
             if self.is_postgres:

@@ -213,7 +213,7 @@ class OutboxRelay:
             return True
         try:
             if self._lock_connection is None:
-                connection = await self.database.engine.connect()
+                connection = await self.database.session_lock_connection()
                 if not await connection.scalar(sa.select(sa.func.pg_try_advisory_lock(RELAY_LOCK_KEY))):
                     await connection.close()
                     return False
