@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import httpx
 from cryptography.fernet import Fernet
@@ -12,6 +13,7 @@ from services.common.bootstrap import all_topics
 from services.common.events import Envelope, Message, from_message
 from services.common.service_app import Platform
 from services.common.settings import Settings
+from services.feedback.app import create_app as create_feedback
 from services.profiles.app import create_app as create_profiles
 
 
@@ -59,6 +61,10 @@ class ServiceHarness:
         while await self.app.state.relay.relay_once():
             pass
 
+    async def fire_timers(self) -> int:
+        """Fires the timers due by the service's clock now (the loop would, within a second)."""
+        return await self.app.state.timers.fire_due()
+
     @property
     def database(self):
         return self.app.state.database
@@ -74,10 +80,36 @@ async def running(app: FastAPI, platform: Platform, recorder: Recorder) -> Async
     await platform.key_store.database.dispose()
 
 
+class ManualClock:
+    """A clock the test moves; it never moves by itself."""
+
+    def __init__(self, start: datetime):
+        self.moment = start
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, by: timedelta | float) -> None:
+        self.moment += by if isinstance(by, timedelta) else timedelta(seconds=by)
+
+    def set(self, moment: datetime) -> None:
+        self.moment = moment
+
+
 @asynccontextmanager
-async def profiles_service(settings: Settings) -> AsyncIterator[ServiceHarness]:
+async def service(create_app, settings: Settings, **options) -> AsyncIterator[ServiceHarness]:
     platform = Platform.from_settings(settings)
     recorder = Recorder()
     platform.bus.subscribe("test-recorder", all_topics(settings), recorder)
-    async with running(create_profiles(platform), platform, recorder) as harness:
+    async with running(create_app(platform, **options), platform, recorder) as harness:
+        yield harness
+
+
+def feedback_service(settings: Settings, *, clock: ManualClock | None = None):
+    return service(create_feedback, settings, clock=clock)
+
+
+@asynccontextmanager
+async def profiles_service(settings: Settings) -> AsyncIterator[ServiceHarness]:
+    async with service(create_profiles, settings) as harness:
         yield harness

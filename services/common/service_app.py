@@ -4,7 +4,9 @@ import asyncio
 import gc
 import logging
 from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,6 +24,7 @@ from services.common.observability import ServiceMetrics
 from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
 from services.common.timers import TimerHandler, TimerService
+from services.common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class ServiceSpec:
     migrations: Path | None = None
     event_handlers: dict[str, EventHandler] = field(default_factory=dict)
     timer_handlers: dict[str, TimerHandler] = field(default_factory=dict)
+    now: Callable[[], datetime] = utcnow  # the service's clock: timers fire by it
 
 
 def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
@@ -79,7 +83,8 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
                 batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
                 linger_seconds=settings.outbox_linger_seconds,
             )
-            timers = TimerService(database=database, handlers=spec.timer_handlers, metrics=metrics)
+            timers = TimerService(database=database, handlers=spec.timer_handlers, metrics=metrics, now=spec.now)
+            app.state.timers = timers
             database.after_commit.append(lambda info: info.get("outbox_written") and relay.wake())
             database.after_commit.append(lambda info: info.get("timers_changed") and timers.wake())
             app.state.relay = relay

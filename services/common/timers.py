@@ -59,6 +59,7 @@ class TimerService:
         max_sleep_seconds: float = 1.0,
         batch_size: int = 500,
         retry_base_seconds: float = 1.0,
+        now: Callable[[], datetime] = utcnow,
     ):
         self.database = database
         self.handlers = handlers
@@ -67,6 +68,7 @@ class TimerService:
         self.batch_size = batch_size
         self.retry_base_seconds = retry_base_seconds
         self._wake = asyncio.Event()
+        self._now = now  # the service's clock, which tests move
 
     def wake(self) -> None:
         self._wake.set()
@@ -85,7 +87,7 @@ class TimerService:
                 await self._sleep_until_next()
 
     async def fire_due(self, now: datetime | None = None) -> int:
-        now = now or utcnow()
+        now = now or self._now()
         async with self.database.transaction() as session:
             query = (
                 sa.select(timers).where(timers.c.due_at <= now, timers.c.kind.in_(list(self.handlers)))
@@ -122,7 +124,7 @@ class TimerService:
         next_due = await self.next_due_at()
         delay = self.max_sleep_seconds
         if next_due is not None:
-            delay = min(delay, max(0.0, (next_due - utcnow()).total_seconds()))
+            delay = min(delay, max(0.0, (next_due - self._now()).total_seconds()))
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
         except TimeoutError:
