@@ -89,7 +89,7 @@ async def transition(session: AsyncSession, ctx: FeedbackContext, row, action: s
     except lifecycle.IllegalTransition as error:
         allowed = api_actions(sla.status)
         raise Problem(409, "Illegal transition", f"cannot {_api_name(action)} a complaint that is {sla.status}; allowed: {', '.join(allowed) or 'none (closed is final)'}",
-                      field="status", status=sla.status, allowed_transitions=allowed) from error
+                      field="status", complaint_status=sla.status, allowed_transitions=allowed) from error
     sla = _computed(lambda: core.apply_event(sla, core.StatusChanged(new_id(), now, action), sla_ctx))
     values = {"without_survey": without_survey} if action == "resolve" else {}
     row = await _save(session, ctx, row, sla, sla_ctx, change, **values)
@@ -103,7 +103,7 @@ async def reply(session: AsyncSession, ctx: FeedbackContext, row, *, from_custom
     sla = core.ComplaintSla.from_dict(row.sla)
     if sla.status == lifecycle.CLOSED:
         raise Problem(409, "Illegal transition", "the complaint is closed; a new message opens a new, linked complaint",
-                      field="status", status=sla.status, allowed_transitions=[])
+                      field="status", complaint_status=sla.status, allowed_transitions=[])
     event = core.CustomerMessaged(new_id(), now) if from_customer else core.AgentReplied(new_id(), now, public, automated)
     sla = _computed(lambda: core.apply_event(sla, event, sla_ctx))
     return await _save(session, ctx, row, sla, sla_ctx, change)

@@ -44,3 +44,94 @@ async def test_the_resolution_clock_stops_while_waiting_on_the_customer(feedback
     assert resolved["status"] == "resolved"
     assert [h["action"] for h in resolved["history"]] == ["open", "acknowledge", "start", "wait_on_customer", "resume", "resolve"]
     assert resolved["history"][3]["reason"] == "asked for the invoice"
+
+
+async def test_an_illegal_transition_is_a_409_listing_the_transitions_allowed(feedback):
+    cid = (await open_complaint(feedback))["id"]
+    response = await feedback.client.post(f"/v1/complaints/{cid}:reopen", headers=feedback.auth())
+    assert response.status_code == 409
+    problem = response.json()
+    assert (problem["complaint_status"], problem["allowed_transitions"]) == ("open", ["acknowledge", "resolve", "reply"])
+    assert "cannot reopen a complaint that is open" in problem["detail"]
+    await act(feedback, cid, "resolve", without_survey=True)
+    await act(feedback, cid, "close")
+    final = await feedback.client.post(f"/v1/complaints/{cid}:reply", json={"from": "customer"}, headers=feedback.auth())
+    assert (final.status_code, final.json()["allowed_transitions"]) == (409, [])
+
+
+async def test_a_change_based_on_a_stale_etag_is_refused_with_412_and_changes_nothing(feedback):
+    complaint = await open_complaint(feedback)
+    cid, stale = complaint["id"], f'"{complaint["version"]}"'
+    fresh = await feedback.client.patch(f"/v1/complaints/{cid}", json={"assignee": "agent-7"}, headers={**feedback.auth(), "If-Match": stale})
+    assert fresh.status_code == 200 and fresh.headers["ETag"] == f'"{complaint["version"] + 1}"'
+    response = await feedback.client.patch(f"/v1/complaints/{cid}", json={"priority": "high"}, headers={**feedback.auth(), "If-Match": stale})
+    assert response.status_code == 412
+    assert response.json()["errors"][0]["field"] == "If-Match"
+    transition = await feedback.client.post(f"/v1/complaints/{cid}:acknowledge", headers={**feedback.auth(), "If-Match": stale})
+    assert transition.status_code == 412
+    now = (await feedback.client.get(f"/v1/complaints/{cid}", headers=feedback.auth())).json()
+    assert (now["priority"], now["status"], now["assignee"]) == ("normal", "open", "agent-7")
+
+
+async def test_complaints_are_listed_by_status_priority_assignee_customer_and_breach_in_cursor_pages(feedback, clock):
+    for number in range(5):
+        await open_complaint(feedback, customer_id=f"c-{number % 2}", priority="urgent" if number < 2 else "normal", assignee="ann")
+    clock.advance(timedelta(hours=1, seconds=1))  # urgent first responses (1 h) are now late
+    await open_complaint(feedback, customer_id="c-9")
+
+    async def ids(**params) -> list[str]:
+        found, cursor = [], None
+        while True:
+            page = (await feedback.client.get("/v1/complaints", params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})},
+                                              headers=feedback.auth())).json()
+            found += [c["customer_id"] + "/" + c["priority"] for c in page["items"]]
+            if (cursor := page["next_cursor"]) is None:
+                return found
+
+    assert len(await ids()) == 6
+    assert await ids(breached="true") == ["c-0/urgent", "c-1/urgent"]
+    assert len(await ids(breached="false")) == 4
+    assert await ids(customer_id="c-9") == ["c-9/normal"]
+    assert len(await ids(priority="normal", assignee="ann", status="open")) == 3
+
+
+async def test_a_new_calendar_version_recomputes_open_complaints_and_publishes_their_moved_deadlines(feedback, clock):
+    office = {"time_zone": "Asia/Shanghai", "weekly": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}}
+    targets = {"first_response": {"normal": {"seconds": 4 * HOUR, "calendar": "office"}},
+               "resolution": {"normal": {"seconds": 16 * HOUR, "calendar": "office"}}}
+    assert (await feedback.client.put("/v1/calendars/office", json=office, headers=feedback.auth())).status_code == 200
+    policy = {"policies": [{"id": "standard", "position": 1, "default": True, "targets": targets}]}
+    assert (await feedback.client.put("/v1/sla-policies", json=policy, headers=feedback.auth())).status_code == 200
+    cid = (await open_complaint(feedback))["id"]  # Monday 09:00: first response due 13:00
+    clock.advance(timedelta(hours=2))
+    longer = {**office, "weekly": {**office["weekly"], "mon": [["09:00", "10:00"]]}}  # Monday now ends at 10:00
+    response = await feedback.client.put("/v1/calendars/office", json=longer, headers=feedback.auth())
+    assert (response.status_code, response.json()["version"], response.json()["recomputed_complaints"]) == (200, 2, 1)
+    first = by_metric((await feedback.client.get(f"/v1/complaints/{cid}", headers=feedback.auth())).json())["first_response"]
+    # 2 h consumed under version 1 are kept; 2 h remain from Monday 11:00, closed on version 2: Tuesday 11:00.
+    assert (first["consumed_seconds"], first["due_at"]) == (2 * HOUR, "2026-03-03T03:00:00Z")
+    await feedback.drain_outbox()
+    moved = feedback.recorder.events("pulse.complaint.updated.v1")[-1]
+    assert moved.subject == "c-1"
+    assert next(m for m in moved.data["sla"] if m["metric"] == "first_response")["due_at"] == "2026-03-03T03:00:00Z"
+
+
+async def test_analysts_read_complaints_without_free_text_and_cannot_change_them(feedback):
+    cid = (await open_complaint(feedback, description="my neighbour's dog"))["id"]
+    await act(feedback, cid, "acknowledge", reason="called the customer back")
+    analyst = feedback.auth(await feedback.key_for("analyst"))
+    seen = (await feedback.client.get(f"/v1/complaints/{cid}", headers=analyst)).json()
+    assert seen["description"] is None and all(h["reason"] is None for h in seen["history"])
+    assert (await feedback.client.post(f"/v1/complaints/{cid}:start", headers=analyst)).status_code == 403
+    agent = feedback.auth(await feedback.key_for("agent"))
+    assert (await feedback.client.get(f"/v1/complaints/{cid}", headers=agent)).json()["description"] == "my neighbour's dog"
+    assert (await feedback.client.post(f"/v1/complaints/{cid}:start", headers=agent)).status_code == 200
+    assert (await feedback.client.put("/v1/sla-policies", json={"policies": [{}]}, headers=agent)).status_code == 403
+
+
+async def test_complaint_events_carry_no_free_text(feedback):
+    cid = (await open_complaint(feedback, description="secret words"))["id"]
+    await act(feedback, cid, "reply", **{"from": "customer", "message": "more secret words"})
+    await feedback.drain_outbox()
+    for event in feedback.recorder.events():
+        assert "secret" not in str(event.data)
