@@ -17,6 +17,7 @@ from services.feedback.complaints import lifecycle
 from services.feedback.complaints import sla_state as core
 from services.feedback.context import FeedbackContext
 from services.feedback.models import complaint_history, complaints, customer_tiers
+from services.feedback.records import one_or_404
 from services.feedback.sla.calendars import CalendarError
 from services.feedback.sla.policies import ComplaintAttributes
 from services.feedback.sla_config import sla_context
@@ -62,11 +63,7 @@ async def open_complaint(session: AsyncSession, ctx: FeedbackContext, *, custome
 
 
 async def get_complaint(session: AsyncSession, complaint_id: str, *, for_update: bool = False):
-    query = sa.select(complaints).where(complaints.c.id == complaint_id)
-    row = (await session.execute(query.with_for_update() if for_update else query)).first()
-    if row is None:
-        raise Problem(404, "Not found", f"complaint '{complaint_id}' does not exist", field="complaint_id")
-    return row
+    return await one_or_404(session, complaints, complaint_id, what="complaint", field="complaint_id", for_update=for_update)
 
 
 def check_version(row, if_match: str | None) -> None:

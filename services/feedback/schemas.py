@@ -1,6 +1,6 @@
 """Request and response bodies of the feedback API."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -135,3 +135,185 @@ class PolicySetOut(BaseModel):
     default_priority: str
     policies: list[dict[str, Any]]
     recomputed_complaints: int | None = None
+
+
+# --- surveys -----------------------------------------------------------------------------------
+
+class RatedQuestion(Strict):
+    key: Code
+    label: Annotated[str, Field(min_length=1, max_length=300)]
+    scale_min: int = Field(1, ge=0, le=10)
+    scale_max: int = Field(5, ge=1, le=10)
+
+
+class SurveyCreate(Strict):
+    kind: Literal["nps", "csat", "ces"]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    follow_up_question: Annotated[str, Field(max_length=500)] | None = Field(None, description="An optional free-text question after the score.")
+    questions: list[RatedQuestion] = Field([], max_length=20, description="Extra rated questions, e.g. product quality, service attitude, response speed.")
+    points: int = Field(0, ge=0, le=1_000_000, description="Points awarded for a completed answer, once per invitation.")
+
+
+class SurveyQuestions(BaseModel):
+    """What a customer is asked."""
+
+    kind: str
+    name: str
+    scale_min: int
+    scale_max: int
+    follow_up_question: str | None = None
+    questions: list[RatedQuestion]
+
+
+class SurveyOut(SurveyQuestions):
+    id: str
+    points: int
+    created_at: datetime
+
+
+class InvitationCreate(Strict):
+    customer_id: CustomerId | None = Field(None, description="One customer: refused with 409 when throttled.")
+    customer_ids: list[CustomerId] | None = Field(None, min_length=1, description="A batch: throttled customers are listed, not sent.")
+    complaint_id: Code | None = None
+    channel: Literal["link", "sms", "email", "wechat", "in_app"] = "link"
+
+
+class InvitationOut(BaseModel):
+    id: str
+    survey_id: str
+    customer_id: str
+    complaint_id: str | None = None
+    channel: str
+    sent_at: datetime
+    expires_at: datetime
+    token: str | None = Field(None, description="The single-use response token: answer at /v1/responses/{token}.")
+    answered: bool = False
+
+
+class ThrottledOut(BaseModel):
+    customer_id: str
+    reason: str
+    next_allowed_at: datetime
+
+
+class InvitationBatchOut(BaseModel):
+    sent: list[InvitationOut]
+    throttled: list[ThrottledOut]
+
+
+class AnswerIn(Strict):
+    score: int = Field(ge=-1000, le=1000)
+    comment: Text | None = Field(None, description="The answer to the follow-up question (free text).")
+    ratings: dict[Code, Annotated[int, Field(ge=0, le=10)]] = {}
+
+
+class RecordedAnswerIn(AnswerIn):
+    customer_id: CustomerId
+    channel: Literal["phone", "visit", "email", "wechat", "online_chat", "hotline", "in_app"]
+    invitation_id: Code | None = Field(None, description="The invitation this answers; a later answer to it becomes the latest.")
+    complaint_id: Code | None = None
+
+
+class ResponseOut(BaseModel):
+    id: str
+    invitation_id: str
+    survey_id: str
+    customer_id: str
+    kind: str
+    score: int
+    scale_min: int
+    scale_max: int
+    ratings: dict[str, int]
+    comment: str | None = None
+    channel: str
+    latest: bool
+    answered_at: datetime
+
+
+class SurveyForm(SurveyQuestions):
+    survey_id: str
+    expires_at: datetime
+    answered: bool
+
+
+class InvitationDetail(InvitationOut):
+    responses: list[ResponseOut]
+
+
+class ResultBucket(BaseModel):
+    label: str
+    starts_on: date
+    responses: int
+    hidden: bool
+    status: str
+    score: float | None = None
+    margin_of_error: float | None = None
+    details: dict[str, float | int] | None = None
+
+
+class SurveyResults(BaseModel):
+    survey_id: str
+    kind: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+    scale_min: int
+    scale_max: int
+    status: str = Field(description="'ok', or 'no data' when nobody answered in the period (the score is then null, never 0).")
+    responses: int
+    score: float | None = Field(None, description="NPS (-100..100), CSAT (% of 4-5) or CES (mean effort).")
+    margin_of_error: float | None = Field(None, description="95 % margin of error of the score; null under two answers.")
+    details: dict[str, float | int] | None = None
+    counts: dict[str, int]
+    invitations_sent: int
+    invitations_answered: int
+    response_rate: float | None = None
+    trend: list[ResultBucket]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+# --- points ------------------------------------------------------------------------------------
+
+class LedgerEntryOut(BaseModel):
+    kind: str
+    points: int
+    reason: str
+    note: str | None = None
+    at: datetime
+    expires_at: datetime | None = None
+
+
+class PointsOut(BaseModel):
+    customer_id: str
+    balance: int
+    entries: list[LedgerEntryOut]
+
+
+class RedeemIn(Strict):
+    points: int = Field(ge=1, le=1_000_000_000)
+    reason: Code = "redeemed"
+    note: Text | None = None
+
+
+# --- feedback ----------------------------------------------------------------------------------
+
+class FeedbackCreate(Strict):
+    customer_id: CustomerId | None = None
+    channel: Literal["hotline", "online_chat", "email", "suggestion_box", "social_media", "in_app", "wechat"]
+    category: Code
+    rating: int | None = Field(None, ge=1, le=5)
+    text: Text | None = None
+    received_at: datetime | None = None
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    customer_id: str | None = None
+    channel: str
+    category: str
+    rating: int | None = None
+    text: str | None = None
+    received_at: datetime
+    handled_at: datetime | None = None
+    handled_by: str | None = None
+    created_at: datetime
