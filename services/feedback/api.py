@@ -28,7 +28,7 @@ def _database(request: Request) -> Database:
 
 
 def _context(request: Request) -> FeedbackContext:
-    return request.app.state.feedback
+    return request.app.state.context
 
 
 DatabaseDep = Annotated[Database, Depends(_database)]

@@ -4,23 +4,30 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.common.bootstrap import resolve_secrets
+from services.common.context import ServiceContext
 from services.common.service_app import Platform, ServiceSpec, build_service_app
 from services.feedback import api, consumers
-from services.feedback.context import Clock, FeedbackContext, SystemClock
+from services.feedback.context import FeedbackContext
 from services.feedback.settings import FeedbackSettings
 
-TITLE = "Customer Pulse — feedback"
-DESCRIPTION = "Surveys (NPS, CSAT, CES), feedback from every channel, points for answering, and complaints with service levels."
-MIGRATIONS = Path(__file__).parent / "migrations"
+
+def make_context(base: ServiceContext) -> FeedbackContext:
+    return base.extended(FeedbackContext, link_key=resolve_secrets(base.settings).hash_key.encode())
 
 
-def create_app(platform: Platform, *, clock: Clock | None = None, settings: FeedbackSettings | None = None) -> FastAPI:
-    settings = settings or FeedbackSettings.model_validate(platform.settings.model_dump())
-    context = FeedbackContext(settings=settings, clock=clock or SystemClock(), link_key=platform.secrets.hash_key.encode())
-    spec = ServiceSpec(
-        name="feedback", title=TITLE, description=DESCRIPTION, routers=[api.router], migrations=MIGRATIONS,
-        event_handlers=consumers.event_handlers(context), timer_handlers=consumers.timer_handlers(context), now=context.now,
-    )
-    app = build_service_app(spec, platform)
-    app.state.feedback = context
-    return app
+SPEC = ServiceSpec(
+    name="feedback",
+    title="Customer Pulse — feedback",
+    description="Surveys (NPS, CSAT, CES), feedback from every channel, points for answering, and complaints with service levels.",
+    routers=[api.router],
+    migrations=Path(__file__).parent / "migrations",
+    settings_class=FeedbackSettings,
+    handlers=consumers.HANDLERS,
+    timers=consumers.TIMERS,
+    make_context=make_context,
+)
+
+
+def create_app(platform: Platform) -> FastAPI:
+    return build_service_app(SPEC, platform)

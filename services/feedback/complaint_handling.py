@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import catalog
 from services.common.errors import Problem
 from services.common.ids import new_id
-from services.common.outbox import add_events
 from services.common.pagination import keyset_page
 from services.common.timers import cancel_timer, schedule_timer
 from services.feedback.complaints import lifecycle
@@ -158,7 +157,7 @@ async def _record(session, ctx: FeedbackContext, row: dict, sla, sla_ctx, change
         complaint_id=row["id"], at=ctx.now(), actor=change.actor, action=change.action, from_status=from_status,
         to_status=sla.status, changes=change.changes or {}, reason_text=change.reason,
     ))
-    await add_events(session, [ctx.event(complaint_event(row, sla, sla_ctx, change.action, ctx.now()))])
+    await ctx.events.add(session, complaint_event(row, sla, sla_ctx, change.action, ctx.now()))
 
 
 def complaint_event(row: dict, sla: core.ComplaintSla, sla_ctx: core.SlaContext, action: str, now: datetime) -> catalog.ComplaintEvent:
@@ -279,4 +278,4 @@ async def _save_many(session: AsyncSession, ctx: FeedbackContext, changed: list,
              to_status=sla.status, changes=change.changes or {}, reason_text=change.reason)
         for row, sla in changed
     ])
-    await add_events(session, [ctx.event(complaint_event(row._mapping, sla, sla_ctx, change.action, now)) for row, sla in changed])
+    await ctx.events.add_many(session, [complaint_event(row._mapping, sla, sla_ctx, change.action, now) for row, sla in changed])

@@ -1,11 +1,8 @@
 """What the feedback service does when an event arrives or one of its timers is due."""
 
-from services.feedback.context import FeedbackContext
+from services.common.consumers import EventHandler
+from services.common.timers import TimerHandler
 
+HANDLERS: dict[str, EventHandler] = {}
 
-def event_handlers(ctx: FeedbackContext) -> dict:
-    return {}
-
-
-def timer_handlers(ctx: FeedbackContext) -> dict:
-    return {}
+TIMERS: dict[str, TimerHandler] = {}

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.catalog import FeedbackReceived
 from services.common.errors import Problem
 from services.common.ids import new_id
-from services.common.outbox import add_events
 from services.common.pagination import keyset_page
 from services.feedback.context import FeedbackContext
 from services.feedback.models import feedback_items
@@ -32,10 +31,10 @@ async def record_feedback(session: AsyncSession, ctx: FeedbackContext, *, custom
         received_at=received_at, created_at=now,
     ))
     # Anonymous feedback (a suggestion box) has no customer; its event is keyed by its own id.
-    await add_events(session, [ctx.event(FeedbackReceived(
+    await ctx.events.add(session, FeedbackReceived(
         customer_id=customer_id or f"anonymous:{item_id}", feedback_id=item_id, channel=channel, category=category, rating=rating,
         sentiment=sentiment(rating), received_at=received_at,
-    ))])
+    ))
     return await get_feedback(session, item_id)
 
 

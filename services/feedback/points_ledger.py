@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalog import LoyaltyPointsChanged
 from services.common.errors import Problem
-from services.common.outbox import add_events
 from services.feedback.context import FeedbackContext
 from services.feedback.models import points_ledger
 from services.feedback.surveys import points as rules
@@ -27,7 +26,7 @@ async def _book(session: AsyncSession, ctx: FeedbackContext, customer_id: str, k
     now = ctx.now()
     await session.execute(sa.insert(points_ledger).values(customer_id=customer_id, kind=kind, points=points, reason=reason, at=now, **columns))
     balance = rules.balance(_ledger(await entries(session, customer_id)))
-    await add_events(session, [ctx.event(LoyaltyPointsChanged(customer_id=customer_id, kind=kind, points=points, balance=balance, changed_at=now))])
+    await ctx.events.add(session, LoyaltyPointsChanged(customer_id=customer_id, kind=kind, points=points, balance=balance, changed_at=now))
 
 
 async def award(session: AsyncSession, ctx: FeedbackContext, customer_id: str, points: int, *, invitation_id: str) -> None:

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.catalog import SurveyResponded
 from services.common.errors import Problem
 from services.common.ids import new_id
-from services.common.outbox import add_events
 from services.feedback import points_ledger
 from services.feedback.context import FeedbackContext, token_digest
 from services.feedback.models import invitations, responses, surveys
@@ -113,10 +112,10 @@ async def record_answer(session: AsyncSession, ctx: FeedbackContext, survey, inv
         score=score, scale_min=low, scale_max=high, ratings=ratings, comment=comment, channel=channel, recorded_by=recorded_by,
         latest=True, answered_at=now,
     ))
-    await add_events(session, [ctx.event(SurveyResponded(
+    await ctx.events.add(session, SurveyResponded(
         customer_id=invitation.customer_id, response_id=response_id, survey_id=survey.id, kind=survey.kind, score=score,
         scale_min=low, scale_max=high, complaint_id=invitation.complaint_id, answered_at=now,
-    ))])
+    ))
     if survey.points > 0 and not invitation.points_awarded:
         await session.execute(sa.update(invitations).where(invitations.c.id == invitation.id).values(points_awarded=True))
         await points_ledger.award(session, ctx, invitation.customer_id, survey.points, invitation_id=invitation.id)

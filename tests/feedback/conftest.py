@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.harness import ManualClock, feedback_service, settings_for_tests
+from services.common.clock import ManualClock
+from tests.harness import service_harness, settings_for_tests
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -17,5 +18,5 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def feedback(tmp_path, database_url, clock):
-    async with feedback_service(settings_for_tests(tmp_path, database_url=database_url), clock=clock) as harness:
+    async with service_harness("feedback", settings_for_tests(tmp_path, database_url=database_url), clock=clock) as harness:
         yield harness

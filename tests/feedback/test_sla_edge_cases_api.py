@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.common.clock import ManualClock
 from tests.feedback.test_complaints_api import act, by_metric, open_complaint
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -30,6 +31,15 @@ def policies(calendar: str, first_response: int = HOUR, resolution: int = 8 * HO
         for metric in targets.values():
             metric["urgent"] = {"seconds": urgent, "calendar": calendar}
     return {"default_priority": "normal", "policies": [{"id": "standard", "position": 1, "default": True, "targets": targets}]}
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Early in 2026, so that each test can move forward to the dates it needs."""
+    return ManualClock(datetime(2026, 1, 5, 9, tzinfo=SHANGHAI))
+
+
+MONDAY_0900 = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
 
 
 async def put(feedback, path: str, body: dict, expect: int = 200) -> dict:
@@ -136,6 +146,7 @@ async def test_pause_and_resume_across_a_night_and_a_holiday_count_no_paused_tim
 
 
 async def test_a_metric_cannot_breach_while_paused(feedback, clock):
+    clock.set(MONDAY_0900)
     await put(feedback, "/v1/sla-policies", policies("24x7", resolution=HOUR))
     cid = (await open_complaint(feedback))["id"]
     await act(feedback, cid, "acknowledge")
@@ -156,6 +167,7 @@ async def test_a_metric_cannot_breach_while_paused(feedback, clock):
 
 
 async def test_priority_raised_after_three_hours_to_a_one_hour_target_breaches_at_once(feedback, clock):
+    clock.set(MONDAY_0900)
     await put(feedback, "/v1/sla-policies", policies("24x7", first_response=8 * HOUR, resolution=24 * HOUR, urgent=HOUR))
     complaint = await open_complaint(feedback)
     clock.advance(timedelta(hours=3))
@@ -168,6 +180,7 @@ async def test_priority_raised_after_three_hours_to_a_one_hour_target_breaches_a
 
 
 async def test_priority_lowered_after_a_breach_keeps_the_breach_and_the_history(feedback, clock):
+    clock.set(MONDAY_0900)
     await put(feedback, "/v1/sla-policies", policies("24x7", first_response=8 * HOUR, resolution=24 * HOUR, urgent=HOUR))
     cid = (await open_complaint(feedback, priority="urgent"))["id"]
     clock.advance(timedelta(hours=2))
@@ -178,6 +191,7 @@ async def test_priority_lowered_after_a_breach_keeps_the_breach_and_the_history(
 
 
 async def test_resolve_reopen_resolve_again(feedback, clock):
+    clock.set(MONDAY_0900)
     cid = (await open_complaint(feedback))["id"]
     await act(feedback, cid, "reply", **{"from": "agent", "message": "we are on it"})
     await act(feedback, cid, "acknowledge")
@@ -196,6 +210,7 @@ async def test_resolve_reopen_resolve_again(feedback, clock):
 
 
 async def test_events_carry_the_warnings_ahead_so_alerts_restarted_between_warning_and_deadline_catch_up(feedback, clock):
+    clock.set(MONDAY_0900)
     await put(feedback, "/v1/sla-policies", policies("24x7", first_response=HOUR))
     cid = (await open_complaint(feedback))["id"]
     await feedback.drain_outbox()
@@ -212,6 +227,7 @@ async def test_events_carry_the_warnings_ahead_so_alerts_restarted_between_warni
 
 @pytest.mark.slow
 async def test_five_thousand_complaints_breaching_in_the_same_second_are_all_listed(feedback, clock, backend):
+    clock.set(MONDAY_0900)
     if backend == "postgres":
         pytest.skip("the SQLite run shows the behaviour; 5,000 requests twice is too long for the shared machine")
     await put(feedback, "/v1/sla-policies", policies("24x7", first_response=HOUR))
