@@ -331,7 +331,7 @@ async def survey_results(survey_id: str, db: DatabaseDep, ctx: ContextDep, _: Su
         if moment is not None and moment.tzinfo is None:
             raise Problem(422, "Validation failed", "must include a time zone offset", field=name)
     end = to or ctx.now() + timedelta(microseconds=1)  # up to and including now
-    start = from_ or end - timedelta(days=90)
+    start = from_ or max(end, datetime.min.replace(tzinfo=end.tzinfo) + timedelta(days=90)) - timedelta(days=90)
     if start >= end:
         raise Problem(422, "Validation failed", "must be before 'to'", field="from")
     async with db.sessions() as session:
