@@ -62,11 +62,10 @@ async def _complaint_out(session, ctx: FeedbackContext, row, principal: Principa
     )
 
 
-async def _answer(db: Database, ctx: FeedbackContext, complaint_id: str, principal: Principal, response: Response) -> ComplaintOut:
-    async with db.sessions() as session:
-        row = await handling.get_complaint(session, complaint_id)
-        response.headers["ETag"] = handling.etag(row)
-        return await _complaint_out(session, ctx, row, principal, with_history=True)
+async def _answer(session, ctx: FeedbackContext, row, principal: Principal, response: Response) -> ComplaintOut:
+    """The complaint as it is now, read in the transaction that changed it, with its ETag."""
+    response.headers["ETag"] = handling.etag(row)
+    return await _complaint_out(session, ctx, row, principal, with_history=True)
 
 
 # --- complaints --------------------------------------------------------------------------------
@@ -75,7 +74,7 @@ async def _answer(db: Database, ctx: FeedbackContext, complaint_id: str, princip
 async def open_complaint(body: ComplaintCreate, response: Response, db: DatabaseDep, ctx: ContextDep, principal: Handler):
     async with db.transaction() as session:
         row = await handling.open_complaint(session, ctx, **body.model_dump(), actor=principal.key_id)
-    return await _answer(db, ctx, row.id, principal, response)
+        return await _answer(session, ctx, row, principal, response)
 
 
 @router.get("/complaints", response_model=Page[ComplaintOut], tags=["complaints"], summary="List complaints, oldest first")
@@ -94,7 +93,8 @@ async def list_complaints(
 @router.get("/complaints/{complaint_id}", response_model=ComplaintOut, tags=["complaints"],
             summary="A complaint with its SLA state per metric and its history")
 async def get_complaint(complaint_id: str, response: Response, db: DatabaseDep, ctx: ContextDep, principal: Reader):
-    return await _answer(db, ctx, complaint_id, principal, response)
+    async with db.sessions() as session:
+        return await _answer(session, ctx, await handling.get_complaint(session, complaint_id), principal, response)
 
 
 @router.patch("/complaints/{complaint_id}", response_model=ComplaintOut, tags=["complaints"],
@@ -107,8 +107,8 @@ async def update_complaint(complaint_id: str, body: ComplaintUpdate, response: R
     async with db.transaction() as session:
         row = await handling.get_complaint(session, complaint_id, for_update=True)
         handling.check_version(row, if_match)
-        await handling.change_attributes(session, ctx, row, updates, Change(principal.key_id, "update", body.reason, updates))
-    return await _answer(db, ctx, complaint_id, principal, response)
+        row = await handling.change_attributes(session, ctx, row, updates, Change(principal.key_id, "update", body.reason, updates))
+        return await _answer(session, ctx, row, principal, response)
 
 
 async def _transition(db: Database, ctx: FeedbackContext, complaint_id: str, action: str, principal: Principal,
@@ -117,8 +117,8 @@ async def _transition(db: Database, ctx: FeedbackContext, complaint_id: str, act
         row = await handling.get_complaint(session, complaint_id, for_update=True)
         handling.check_version(row, if_match)
         change = Change(principal.key_id, action, body.reason, {"without_survey": True} if options.get("without_survey") else None)
-        await handling.transition(session, ctx, row, action, change, **options)
-    return await _answer(db, ctx, complaint_id, principal, response)
+        row = await handling.transition(session, ctx, row, action, change, **options)
+        return await _answer(session, ctx, row, principal, response)
 
 
 PLAIN_TRANSITIONS = {
@@ -168,8 +168,8 @@ async def reply(complaint_id: str, body: ReplyRequest, response: Response, db: D
     async with db.transaction() as session:
         row = await handling.get_complaint(session, complaint_id, for_update=True)
         handling.check_version(row, if_match)
-        await handling.reply(session, ctx, row, from_customer=from_customer, public=body.public, automated=body.automated, change=change)
-    return await _answer(db, ctx, complaint_id, principal, response)
+        row = await handling.reply(session, ctx, row, from_customer=from_customer, public=body.public, automated=body.automated, change=change)
+        return await _answer(session, ctx, row, principal, response)
 
 
 # --- calendars and policies --------------------------------------------------------------------

@@ -48,7 +48,14 @@ async def stored_policies(session: AsyncSession) -> dict:
 
 
 async def sla_context(session: AsyncSession, ctx: FeedbackContext) -> SlaContext:
-    """The calendars and policies in force, parsed once per combination of versions."""
+    """The calendars and policies in force, parsed once per combination of versions (and looked
+    up once per session: a request reads them for its change and again for its answer)."""
+    if "sla_context" not in session.info:
+        session.info["sla_context"] = await _in_force(session, ctx)
+    return session.info["sla_context"]
+
+
+async def _in_force(session: AsyncSession, ctx: FeedbackContext) -> SlaContext:
     calendar_versions = tuple((await session.execute(
         sa.select(calendars.c.name, sa.func.max(calendars.c.version)).group_by(calendars.c.name).order_by(calendars.c.name)
     )).all())
@@ -119,12 +126,14 @@ async def store_calendar(session: AsyncSession, calendar: BusinessCalendar, *, a
     await session.execute(sa.insert(calendars).values(
         name=calendar.name, version=calendar.version, definition=calendar.to_dict(), created_by=actor, created_at=now,
     ))
+    session.info.pop("sla_context", None)
 
 
 async def store_policies(session: AsyncSession, policies: PolicySet, *, actor: str, now: datetime) -> None:
     await session.execute(sa.insert(policy_sets).values(
         version=policies.version, definition=policies.to_dict(), created_by=actor, created_at=now,
     ))
+    session.info.pop("sla_context", None)
 
 
 def _reason(error: Exception) -> str:
