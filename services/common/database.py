@@ -1,5 +1,6 @@
 """Async database access for SQLite (embedded) and PostgreSQL (distributed), with migrations."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +29,13 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_MIGRATION_LOCKS: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+
+def _one_migration_at_a_time() -> asyncio.Lock:
+    return _MIGRATION_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 class Database:
@@ -69,11 +77,14 @@ class Database:
                 hook(session.info)
 
     async def migrate(self) -> None:
-        async with self.engine.begin() as connection:
-            if self.is_postgres:
-                # Several instances may start at once; one migrates while the others wait.
-                await connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7070)")
-            await connection.run_sync(self._upgrade)
+        # Alembic keeps its running migration in module globals, so the services of one process
+        # (`pulse run` starts four at once) must take turns, or they overwrite each other's.
+        async with _one_migration_at_a_time():
+            async with self.engine.begin() as connection:
+                if self.is_postgres:
+                    # Several instances may start at once; one migrates while the others wait.
+                    await connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7070)")
+                await connection.run_sync(self._upgrade)
 
     def _upgrade(self, connection) -> None:
         config = Config()
