@@ -1,6 +1,8 @@
 """Complaints in the database: open, change, list; every change stored with its history and its
 event in one transaction. The SLA arithmetic is the pure core's (complaints/sla_state.py)."""
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -247,6 +249,26 @@ async def recompute_open(session: AsyncSession, ctx: FeedbackContext, old: core.
     """Move every open complaint to the new versions, consumed time kept, and publish the new
     deadlines; one batch for a calendar (numpy over its intervals), a re-match for policies."""
     now = ctx.now()
+    with collector_paused():
+        return await _recompute_open(session, ctx, old, new, calendar, change, now)
+
+
+@contextmanager
+def collector_paused():
+    """Python's cyclic collector would walk the many complaint states held in memory again and
+    again while they are recomputed (about half the time of the core's batch, docs/benchmarks.md);
+    what they leave behind is freed by reference counting, so it waits until the batch is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+async def _recompute_open(session: AsyncSession, ctx: FeedbackContext, old: core.SlaContext, new: core.SlaContext,
+                          calendar: str | None, change: Change, now: datetime) -> int:
     rows = (await session.execute(
         sa.select(complaints).where(complaints.c.status.in_(lifecycle.UNRESOLVED)).with_for_update()
     )).all()
