@@ -48,6 +48,8 @@ async def open_complaint(session: AsyncSession, ctx: FeedbackContext, *, custome
                          category: str | None, channel: str | None, description: str | None, assignee: str | None,
                          actor: str, linked_to: str | None = None):
     now = ctx.now()
+    if linked_to is not None:
+        await one_or_404(session, complaints, linked_to, what="complaint", field="linked_to")
     sla_ctx = await sla_context(session, ctx)
     tier = await session.scalar(sa.select(customer_tiers.c.tier).where(customer_tiers.c.customer_id == customer_id))
     complaint_id = new_id()

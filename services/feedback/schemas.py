@@ -25,6 +25,7 @@ class ComplaintCreate(Strict):
     channel: Code | None = None
     assignee: Code | None = None
     description: Text | None = Field(None, description="Free text; never in events.")
+    linked_to: Code | None = Field(None, description="The earlier complaint this one follows (a closed complaint is final).")
 
 
 class ComplaintUpdate(Strict):

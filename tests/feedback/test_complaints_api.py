@@ -135,3 +135,13 @@ async def test_complaint_events_carry_no_free_text(feedback):
     await feedback.drain_outbox()
     for event in feedback.recorder.events():
         assert "secret" not in str(event.data)
+
+
+async def test_a_message_after_close_goes_into_a_new_complaint_linked_to_the_closed_one(feedback):
+    closed = (await open_complaint(feedback))["id"]
+    await act(feedback, closed, "resolve", without_survey=True)
+    await act(feedback, closed, "close")
+    follow_up = await open_complaint(feedback, linked_to=closed)
+    assert (follow_up["linked_to"], follow_up["status"], follow_up["history"][0]["changes"]) == (closed, "open", {"linked_to": closed})
+    unknown = await feedback.client.post("/v1/complaints", json={"customer_id": "c-1", "linked_to": "nope"}, headers=feedback.auth())
+    assert (unknown.status_code, unknown.json()["errors"][0]["field"]) == (404, "linked_to")
