@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from services.common.service_app import Platform
+from services.common.settings import SERVICE_PORTS
 from tests.harness import create_app, settings_for_tests
-from tests.integration.service_process import ServiceProcess
+from tests.integration.service_process import EmbeddedProcess
 
 
 def operations(service: str) -> list[tuple[str, str]]:
@@ -21,9 +22,10 @@ def operations(service: str) -> list[tuple[str, str]]:
 
 
 def start_service(service: str, folder: Path):
-    env = {"PULSE_BUS": "inprocess", "PULSE_DATA_DIR": str(folder), "PULSE_DATABASE_URL": "",
-           "PULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "PULSE_HASH_KEY": "fuzz"}
-    process = ServiceProcess(service, env, folder / f"{service}.log")
+    """The embedded stack in a process of its own (a service alone would need Kafka), aimed at `service`."""
+    env = {"PULSE_DATA_DIR": str(folder), "PULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "PULSE_HASH_KEY": "fuzz"}
+    process = EmbeddedProcess(env, folder / "embedded.log")
+    process.port += SERVICE_PORTS[service] - SERVICE_PORTS["profiles"]
     key = process.cli("keys", "create", "--role", "admin", "--name", "fuzzer")
     process.start()
     return process, key, schemathesis.openapi.from_url(f"{process.url}/openapi.json")
