@@ -22,7 +22,8 @@ class FeedbackContext(ServiceContext):
         return self.clock.now()
 
     def response_token(self, invitation_id: str) -> str:
-        return hmac.new(self.link_key, invitation_id.encode(), hashlib.sha256).hexdigest()
+        # The key also serves other lookups; the prefix keeps this use of it apart.
+        return hmac.new(self.link_key, b"survey-link:" + invitation_id.encode(), hashlib.sha256).hexdigest()
 
 
 def token_digest(token: str) -> str:
