@@ -145,3 +145,18 @@ async def test_a_message_after_close_goes_into_a_new_complaint_linked_to_the_clo
     assert (follow_up["linked_to"], follow_up["status"], follow_up["history"][0]["changes"]) == (closed, "open", {"linked_to": closed})
     unknown = await feedback.client.post("/v1/complaints", json={"customer_id": "c-1", "linked_to": "nope"}, headers=feedback.auth())
     assert (unknown.status_code, unknown.json()["errors"][0]["field"]) == (404, "linked_to")
+
+
+async def test_a_new_policy_version_rematches_open_complaints_from_their_start_and_publishes_them(feedback, clock):
+    cid = (await open_complaint(feedback))["id"]  # default policies: first response 8 h
+    clock.advance(timedelta(hours=3))
+    tighter = {"policies": [{"id": "tight", "position": 1, "default": True, "targets": {"first_response": {"normal": {"seconds": 2 * HOUR}}}}]}
+    response = await feedback.client.put("/v1/sla-policies", json=tighter, headers=feedback.auth())
+    assert (response.status_code, response.json()["version"], response.json()["recomputed_complaints"]) == (200, 1, 1)
+    complaint = (await feedback.client.get(f"/v1/complaints/{cid}", headers=feedback.auth())).json()
+    first = by_metric(complaint)["first_response"]
+    assert (complaint["policy_id"], complaint["policy_version"], first["breached"], first["breach_cause"]) == ("tight", 1, True, "retarget")
+    assert by_metric(complaint)["resolution"]["state"] == "cancelled"  # the new policy has no resolution target
+    assert (await feedback.client.get("/v1/sla-policies", headers=feedback.auth())).json()["policies"][0]["id"] == "tight"
+    await feedback.drain_outbox()
+    assert feedback.recorder.events("pulse.complaint.updated.v1")[-1].data["policy_id"] == "tight"
