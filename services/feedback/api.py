@@ -12,6 +12,7 @@ from services.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from services.feedback import complaint_handling as handling
 from services.feedback import feedback_items, points_ledger, sla_config, survey_handling
 from services.feedback.complaint_handling import Change, ComplaintFilter
+from services.feedback.complaints.sla_state import ComplaintSla
 from services.feedback.context import FeedbackContext
 from services.feedback.sla.calendars import builtin_calendars
 from services.feedback.schemas import (
@@ -45,7 +46,7 @@ router = APIRouter(prefix="/v1")
 
 async def _complaint_out(session, ctx: FeedbackContext, row, principal: Principal, *, with_history: bool) -> ComplaintOut:
     sla_ctx = await sla_config.sla_context(session, ctx)
-    sla = handling.core.ComplaintSla.from_dict(row.sla)
+    sla = ComplaintSla.from_dict(row.sla)
     metrics = [SlaMetricOut(**m) for m in handling.sla_now(row, sla_ctx, ctx.now())]
     with_text = principal.may("text:read")
     entries = None

@@ -19,6 +19,7 @@ from services.feedback.complaints import sla_state as core
 from services.feedback.context import FeedbackContext
 from services.feedback.models import complaint_history, complaints, customer_tiers
 from services.feedback.records import one_or_404
+from services.feedback.sla import clocks as sla_clocks
 from services.feedback.sla.calendars import CalendarError
 from services.feedback.sla.policies import ComplaintAttributes
 from services.feedback.sla_config import sla_context
@@ -236,7 +237,7 @@ def sla_now(row, sla_ctx: core.SlaContext, now: datetime) -> list[dict]:
     snapshots = core.event_payload(sla, sla_ctx)
     for clock, snapshot in zip(sla.clocks, snapshots):
         if clock.state == "running" and clock.calendar in sla_ctx.calendars:
-            snapshot["consumed_seconds"] = core.sla_clocks.consumed_at(clock, sla_ctx.calendar(clock), now)
+            snapshot["consumed_seconds"] = sla_clocks.consumed_at(clock, sla_ctx.calendar(clock), now)
         snapshot["breach_cause"] = clock.breach_cause
         snapshot["breached_at"] = clock.breached_at
         snapshot["fulfilled_at"] = clock.fulfilled_at

@@ -8,8 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
 CustomerId = Annotated[str, Field(min_length=1, max_length=100)]
 Text = Annotated[str, Field(max_length=10_000)]
-Channel = Literal["hotline", "online_chat", "email", "suggestion_box", "social_media", "in_app", "wechat", "phone", "visit", "link"]
-FEEDBACK_CHANNELS = ("hotline", "online_chat", "email", "suggestion_box", "social_media", "in_app", "wechat")
+FeedbackChannel = Literal["hotline", "online_chat", "email", "suggestion_box", "social_media", "in_app", "wechat"]
 
 
 class Strict(BaseModel):
@@ -300,7 +299,7 @@ class RedeemIn(Strict):
 
 class FeedbackCreate(Strict):
     customer_id: CustomerId | None = None
-    channel: Literal["hotline", "online_chat", "email", "suggestion_box", "social_media", "in_app", "wechat"]
+    channel: FeedbackChannel
     category: Code
     rating: int | None = Field(None, ge=1, le=5)
     text: Text | None = None
