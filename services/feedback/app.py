@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from services.common.bootstrap import resolve_secrets
 from services.common.context import ServiceContext
+from services.common.jobs import JobSpec
 from services.common.service_app import Platform, ServiceSpec, build_service_app
-from services.feedback import api, consumers
+from services.feedback import api, consumers, points_ledger
 from services.feedback.context import FeedbackContext
 from services.feedback.settings import FeedbackSettings
 
@@ -25,6 +26,7 @@ SPEC = ServiceSpec(
     settings_class=FeedbackSettings,
     handlers=consumers.HANDLERS,
     timers=consumers.TIMERS,
+    jobs=[JobSpec("points.expire", every_seconds=3600, run=points_ledger.expire_all_due)],
     make_context=make_context,
 )
 

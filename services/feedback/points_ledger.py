@@ -54,3 +54,14 @@ async def redeem(session: AsyncSession, ctx: FeedbackContext, customer_id: str, 
 
 def balance(rows) -> int:
     return rules.balance(_ledger(rows))
+
+
+async def expire_all_due(ctx: FeedbackContext) -> None:
+    """The hourly job: book the expiry of every customer's points whose time has come, so that
+    balances and events follow even for customers nobody looks at."""
+    async with ctx.database.transaction() as session:
+        customers = (await session.scalars(sa.select(points_ledger.c.customer_id).distinct().where(
+            points_ledger.c.kind == rules.AWARD, points_ledger.c.expires_at <= ctx.now(),
+        ))).all()
+        for customer_id in customers:
+            await expire_due(session, ctx, customer_id)

@@ -158,3 +158,13 @@ async def test_points_are_awarded_once_per_invitation_redeemed_never_below_zero_
     changes = [e.data for e in feedback.recorder.events("pulse.loyalty.points_changed.v1")]
     assert [(c["kind"], c["points"], c["balance"]) for c in changes] == [("award", 10, 10), ("redeem", -4, 6), ("expire", -6, 0)]
     assert all("mug" not in str(c) for c in changes)
+
+
+async def test_the_hourly_job_expires_points_of_customers_nobody_looks_at(feedback, clock):
+    survey = await create_survey(feedback, "nps", points=7)
+    await record(feedback, survey["id"], 9, customer="c-quiet")
+    clock.advance(timedelta(days=366))
+    assert await feedback.context.jobs.run_now("points.expire")
+    await feedback.drain_outbox()
+    changes = [(e.subject, e.data["kind"], e.data["points"], e.data["balance"]) for e in feedback.recorder.events("pulse.loyalty.points_changed.v1")]
+    assert changes == [("c-quiet", "award", 7, 7), ("c-quiet", "expire", -7, 0)]
