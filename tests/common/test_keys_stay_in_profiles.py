@@ -1,5 +1,6 @@
 """Only profiles, which holds personal data, is given the encryption and hash keys."""
 
+import asyncio
 import importlib
 
 import httpx
@@ -22,10 +23,19 @@ async def test_a_service_without_personal_data_starts_on_kafka_without_the_keys(
     try:
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-                assert (await client.get("/readyz")).status_code == 200
+                assert await _ready_within(client, seconds=60), "not ready: its topics were never created"
     finally:
         await platform.key_store.database.dispose()
     assert not (tmp_path / "secrets.json").exists(), "no keys are made for a service that needs none"
+
+
+async def _ready_within(client: httpx.AsyncClient, *, seconds: float) -> bool:
+    """Ready once its database answers and its topics exist on the broker."""
+    for _ in range(int(seconds / 0.2)):
+        if (await client.get("/readyz")).status_code == 200:
+            return True
+        await asyncio.sleep(0.2)
+    return False
 
 
 def test_profiles_on_kafka_without_the_keys_refuses_with_a_one_line_reason(tmp_path):
