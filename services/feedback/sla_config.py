@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Problem
@@ -123,16 +124,23 @@ async def next_policy_version(session: AsyncSession) -> int:
 
 
 async def store_calendar(session: AsyncSession, calendar: BusinessCalendar, *, actor: str, now: datetime) -> None:
-    await session.execute(sa.insert(calendars).values(
+    await _store_version(session, sa.insert(calendars).values(
         name=calendar.name, version=calendar.version, definition=calendar.to_dict(), created_by=actor, created_at=now,
-    ))
-    session.info.pop("sla_context", None)
+    ), f"calendar {calendar.name!r}")
 
 
 async def store_policies(session: AsyncSession, policies: PolicySet, *, actor: str, now: datetime) -> None:
-    await session.execute(sa.insert(policy_sets).values(
+    await _store_version(session, sa.insert(policy_sets).values(
         version=policies.version, definition=policies.to_dict(), created_by=actor, created_at=now,
-    ))
+    ), "the policy set")
+
+
+async def _store_version(session: AsyncSession, insert, what: str) -> None:
+    try:
+        async with session.begin_nested():
+            await session.execute(insert)
+    except IntegrityError as error:  # another manager stored the same version number a moment ago
+        raise Problem(409, "Conflict", f"{what} changed while this version was prepared; read it again and retry") from error
     session.info.pop("sla_context", None)
 
 

@@ -1,5 +1,6 @@
 """Complaints through the HTTP API, with a clock the tests move."""
 
+import asyncio
 from datetime import timedelta
 
 HOUR = 3600
@@ -160,3 +161,11 @@ async def test_a_new_policy_version_rematches_open_complaints_from_their_start_a
     assert (await feedback.client.get("/v1/sla-policies", headers=feedback.auth())).json()["policies"][0]["id"] == "tight"
     await feedback.drain_outbox()
     assert feedback.recorder.events("pulse.complaint.updated.v1")[-1].data["policy_id"] == "tight"
+
+
+async def test_two_managers_storing_a_calendar_at_once_never_get_a_server_error(feedback):
+    office = {"time_zone": "Asia/Shanghai", "weekly": {"mon": [["09:00", "17:00"]]}}
+    answers = await asyncio.gather(*(feedback.client.put("/v1/calendars/office", json=office, headers=feedback.auth()) for _ in range(3)))
+    assert sorted(a.status_code for a in answers) in ([200, 200, 200], [200, 200, 409], [200, 409, 409])
+    versions = sorted(a.json()["version"] for a in answers if a.status_code == 200)
+    assert versions == list(range(1, len(versions) + 1))
