@@ -19,9 +19,9 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.feedback.calendars import BusinessCalendar, CalendarError
-from services.feedback.complaint_sla import ComplaintOpened, SlaContext, open_complaint, recompute_for_calendar, rematch
-from services.feedback.sla_policies import ComplaintAttributes, PolicySet
+from services.feedback.sla.calendars import BusinessCalendar, CalendarError
+from services.feedback.complaints.sla_state import ComplaintOpened, SlaContext, open_complaint, recompute_for_calendar, rematch
+from services.feedback.sla.policies import ComplaintAttributes, PolicySet
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MINUTE = timedelta(minutes=1)

@@ -20,22 +20,36 @@ from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.timeutil import UTCDateTime, utcnow
 
+# feedback: complaints, service levels (calendars, policies), surveys, points, feedback items.
+# `text:read` is the free text people typed there (descriptions, reasons, comments, feedback).
+FEEDBACK_ALL = frozenset({
+    "complaints:read", "complaints:write", "sla:manage", "surveys:manage", "surveys:send", "surveys:answer",
+    "surveys:read", "feedback:read", "feedback:write", "points:read", "points:write", "text:read",
+})
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({
         "customers:read", "customers:write", "customers:merge", "customers:erase", "pii:read",
         "purchases:read", "purchases:write", "interactions:read", "interactions:write", "keys:manage",
-    }),
+    }) | FEEDBACK_ALL,
     "manager": frozenset({
         "customers:read", "customers:write", "customers:merge", "customers:erase", "pii:read",
         "purchases:read", "purchases:write", "interactions:read", "interactions:write",
-    }),
+    }) | FEEDBACK_ALL,
     "agent": frozenset({
         "customers:read", "customers:write", "pii:read", "purchases:read", "interactions:read", "interactions:write",
+        "complaints:read", "complaints:write", "surveys:send", "surveys:answer", "surveys:read",
+        "feedback:read", "feedback:write", "points:read", "points:write", "text:read",
     }),
-    "analyst": frozenset({"customers:read", "purchases:read", "interactions:read"}),
+    "analyst": frozenset({
+        "customers:read", "purchases:read", "interactions:read",
+        "complaints:read", "surveys:read", "feedback:read", "points:read",
+    }),
     "service": frozenset({
         "customers:read", "customers:write", "pii:read", "purchases:read", "purchases:write",
         "interactions:read", "interactions:write",
+        "complaints:read", "complaints:write", "surveys:send", "surveys:answer", "surveys:read",
+        "feedback:read", "feedback:write", "points:read", "points:write", "text:read",
     }),
 }
 

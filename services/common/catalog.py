@@ -124,6 +124,17 @@ class FeedbackReceived(EventPayload):
     channel: str
     sentiment: Literal["positive", "neutral", "negative"] | None = None
     received_at: datetime
+    category: str | None = Field(None, description="A fixed code, e.g. product_quality; never the text.")
+    rating: int | None = Field(None, description="1-5 when the customer gave one.")
+
+
+class LoyaltyPointsChanged(EventPayload):
+    event_type = "pulse.loyalty.points_changed.v1"
+    topic = "feedback"
+    kind: Literal["award", "redeem", "expire"]
+    points: int = Field(description="The change: positive for an award, negative for a redemption or expiry.")
+    balance: int = Field(description="The customer's balance after the change.")
+    changed_at: datetime
 
 
 # --- pulse.complaints --------------------------------------------------------------------------
@@ -246,7 +257,7 @@ CATALOG: dict[str, type[EventPayload]] = {
     for model in (
         CustomerCreated, CustomerUpdated, CustomerMerged, CustomerErased,
         PurchaseRecorded, PurchaseRefunded, InteractionLogged,
-        SurveyResponded, FeedbackReceived,
+        SurveyResponded, FeedbackReceived, LoyaltyPointsChanged,
         ComplaintOpened, ComplaintUpdated, ComplaintResolved, ComplaintReopened, ComplaintClosed,
         ScoreUpdated, TierChanged, LifecycleChanged,
         ChurnRiskAlert, SlaWarningAlert, SlaBreachedAlert, DetractorAlert, AlertResolved,

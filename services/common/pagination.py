@@ -35,13 +35,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise Problem(400, "Invalid cursor", "cursor is not one this API returned", field="cursor") from error
 
 
-async def keyset_page(session, query, *, time_column, id_column, cursor: str | None, limit: int) -> tuple[list, str | None]:
-    """Rows of `query` after the cursor, ordered by (time, id), and the cursor of the next page."""
+async def keyset_page(session, query, *, time_column, id_column, cursor: str | None, limit: int, rows: bool = False) -> tuple[list, str | None]:
+    """Rows of `query` after the cursor, ordered by (time, id), and the cursor of the next page.
+
+    ORM entities by default; `rows=True` for a Core select of a table's columns."""
     if cursor:
         moment, last_id = decode_cursor(cursor)
         query = query.where(sa.or_(time_column > moment, sa.and_(time_column == moment, id_column > last_id)))
-    rows = list((await session.scalars(query.order_by(time_column, id_column).limit(limit + 1))).all())
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], encode_cursor(getattr(last, time_column.key), getattr(last, id_column.key))
+    query = query.order_by(time_column, id_column).limit(limit + 1)
+    found = list((await (session.execute(query) if rows else session.scalars(query))).all())
+    if len(found) <= limit:
+        return found, None
+    last = found[limit - 1]
+    return found[:limit], encode_cursor(getattr(last, time_column.key), getattr(last, id_column.key))

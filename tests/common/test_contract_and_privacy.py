@@ -31,10 +31,11 @@ def test_event_types_follow_the_naming_rule_and_payloads_have_no_personal_fields
 
 # String fields that hold neither an id nor a fixed code (a Literal): each was looked at and holds a
 # code or a number written as text (consent's keys are codes, the API refuses anything else; alert
-# `facts` are named numbers, which the alerts service must keep so). A new free-text field must be
+# `facts` are named numbers, which the alerts service must keep so; a feedback `category` is a code,
+# the feedback API refuses anything but letters, digits and `_.:-`). A new free-text field must be
 # justified here, or not be added.
 CHECKED_STRING_FIELDS = {"amount", "refunded_total", "currency", "channel", "status", "priority", "rule", "rfm",
-                         "dedup_key", "consent", "changed_fields", "facts"}
+                         "dedup_key", "consent", "changed_fields", "facts", "category"}
 
 
 def _is_free_text(annotation) -> bool:

@@ -3,7 +3,7 @@
 from functools import cache
 from itertools import count
 
-from services.feedback.complaint_sla import (
+from services.feedback.complaints.sla_state import (
     AgentReplied,
     AttributesChanged,
     ComplaintOpened,
@@ -13,8 +13,8 @@ from services.feedback.complaint_sla import (
     apply_event,
     open_complaint,
 )
-from services.feedback.calendars import builtin_calendars
-from services.feedback.sla_policies import ComplaintAttributes, PolicySet
+from services.feedback.sla.calendars import builtin_calendars
+from services.feedback.sla.policies import ComplaintAttributes, PolicySet
 from tests.feedback.calendars_fixtures import HOUR, china_office, office
 
 OFFICE_HOURS = 8 * HOUR  # 09:00-17:00 Monday to Friday, Asia/Shanghai

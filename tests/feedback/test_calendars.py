@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from services.feedback.calendars import ALWAYS_OPEN, BusinessCalendar, CalendarError
+from services.feedback.sla.calendars import ALWAYS_OPEN, BusinessCalendar, CalendarError
 from tests.feedback.calendars_fixtures import (
     HOUR,
     LUNCH_BREAK_HOURS,

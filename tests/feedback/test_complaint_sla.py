@@ -2,10 +2,11 @@
 
 import pytest
 
-from services.feedback.complaint_sla import AgentReplied, AttributesChanged, ComplaintSla, apply_event, event_payload, observe
-from services.feedback.sla_policies import ComplaintAttributes
-from services.feedback.lifecycle import IllegalTransition
-from services.feedback.sla_compliance import compliance
+from services.common.catalog import SlaMetricSnapshot
+from services.feedback.complaints.sla_state import AgentReplied, AttributesChanged, ComplaintSla, apply_event, event_payload, observe
+from services.feedback.sla.policies import ComplaintAttributes
+from services.feedback.complaints.lifecycle import IllegalTransition
+from services.feedback.sla.compliance import compliance
 from tests.feedback.calendars_fixtures import HOUR, shanghai
 from tests.feedback.sla_fixtures import (
     agent_reply,
@@ -160,8 +161,10 @@ def test_five_thousand_complaints_opened_in_one_second_all_breach_in_the_same_se
 
 
 def test_every_complaint_event_carries_what_the_alerts_service_needs_per_metric():
-    snapshot = opened(MONDAY_0900).metric_snapshots()["resolution"]
-    assert snapshot == {
+    snapshots = opened(MONDAY_0900).metric_snapshots()
+    assert [s["metric"] for s in snapshots] == ["first_response", "resolution"]
+    assert snapshots[1] == {
+        "metric": "resolution",
         "instance": 1,
         "state": "running",
         "breached": False,
@@ -197,7 +200,7 @@ def test_resolving_while_waiting_on_the_customer_does_not_count_the_wait():
 
 def test_an_event_carries_the_warning_moments_ahead_so_alerts_can_catch_up_after_a_restart():
     sla = opened(MONDAY_0900, priority="urgent")  # first_response and resolution: 1 h
-    at_start = event_payload(sla, default_context())["first_response"]
+    at_start = by_metric(event_payload(sla, default_context()))["first_response"]
     # Default warnings at 75 % and 90 % of the hour: 09:45 and 09:54 Shanghai (01:45, 01:54 UTC).
     assert at_start["warnings_at"] == ["2026-03-02T01:45:00+00:00", "2026-03-02T01:54:00+00:00"]
     assert at_start["due_at"] == "2026-03-02T02:00:00+00:00"
@@ -205,7 +208,7 @@ def test_an_event_carries_the_warning_moments_ahead_so_alerts_can_catch_up_after
     # once, stamped 09:45), 09:54 and the 10:00 deadline are still ahead. A later event carries
     # only what is still ahead.
     paused = statuses(sla, shanghai(2026, 3, 2, 9, 50), "acknowledge", "start", "wait_on_customer")
-    payload = event_payload(paused, default_context())
+    payload = by_metric(event_payload(paused, default_context()))
     assert payload["first_response"]["warnings_at"] == ["2026-03-02T01:54:00+00:00"]
     assert payload["resolution"]["warnings_at"] == []  # paused: no timers at all
     assert payload["resolution"]["due_at"] is None
@@ -221,3 +224,13 @@ def test_becoming_a_gold_customer_while_waiting_on_a_third_party_pauses_resoluti
     # Gold: resolution 8 h; 2 h consumed when the pause begins at 11:00.
     assert gold.policy_id == "gold-customers"
     assert (resolution.state, resolution.consumed_seconds, resolution.target_seconds) == ("paused", 2 * HOUR, 8 * HOUR)
+
+
+def by_metric(snapshots: list[dict]) -> dict[str, dict]:
+    return {snapshot["metric"]: snapshot for snapshot in snapshots}
+
+
+def test_the_core_snapshots_are_the_published_contracts_metric_list():
+    sla = opened(MONDAY_0900, priority="urgent")
+    snapshots = [SlaMetricSnapshot.model_validate(s) for s in event_payload(sla, default_context())]
+    assert [(s.metric, s.state, s.target_seconds) for s in snapshots] == [("first_response", "running", HOUR), ("resolution", "running", HOUR)]

@@ -4,9 +4,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.feedback import lifecycle
-from services.feedback.lifecycle import IllegalTransition
-from services.feedback.sla_policies import ComplaintAttributes, PolicyError, PolicySet
+from services.feedback.complaints import lifecycle
+from services.feedback.complaints.lifecycle import IllegalTransition
+from services.feedback.sla.policies import ComplaintAttributes, PolicyError, PolicySet
 from tests.feedback.sla_fixtures import POLICIES, targets
 
 

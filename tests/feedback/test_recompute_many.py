@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import numpy as np
 
-from services.feedback import sla_clocks
-from services.feedback.calendars import to_epoch_us
-from services.feedback.complaint_sla import recompute_for_calendar
+from services.feedback.sla import clocks as sla_clocks
+from services.feedback.sla.calendars import to_epoch_us
+from services.feedback.complaints.sla_state import recompute_for_calendar
 from tests.feedback.calendars_fixtures import HOUR, LUNCH_BREAK_HOURS, china_office, office, shanghai
 from tests.feedback.sla_fixtures import context, opened, status, statuses
 

@@ -1,7 +1,7 @@
 """One metric clock: pause, resume, breach, retarget and recompute, answers worked out by hand."""
 
-from services.feedback import sla_clocks
-from services.feedback.sla_clocks import MetricClock
+from services.feedback.sla import clocks as sla_clocks
+from services.feedback.sla.clocks import MetricClock
 from tests.feedback.calendars_fixtures import HOUR, LUNCH_BREAK_HOURS, china_office, office, shanghai
 
 MINUTE = 60

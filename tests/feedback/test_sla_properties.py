@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.feedback import lifecycle, sla_clocks
-from services.feedback.calendars import BusinessCalendar
-from services.feedback.complaint_sla import (
+from services.feedback.complaints import lifecycle
+from services.feedback.sla import clocks as sla_clocks
+from services.feedback.sla.calendars import BusinessCalendar
+from services.feedback.complaints.sla_state import (
     AgentReplied,
     AttributesChanged,
     CustomerMessaged,
@@ -16,8 +17,8 @@ from services.feedback.complaint_sla import (
     apply_event,
     observe,
 )
-from services.feedback.lifecycle import IllegalTransition
-from services.feedback.sla_policies import ComplaintAttributes
+from services.feedback.complaints.lifecycle import IllegalTransition
+from services.feedback.sla.policies import ComplaintAttributes
 from tests.feedback.calendars_fixtures import EVERY_DAY, office, shanghai, weekly
 from tests.feedback.sla_fixtures import context, next_id, opened
 

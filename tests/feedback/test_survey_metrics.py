@@ -4,20 +4,17 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.feedback.survey_metrics import (
+from services.feedback.surveys.metrics import (
     SurveyResponse,
     ces,
-    csat_invitation_at,
-    may_send_csat,
     csat,
     latest_answers,
-    may_answer,
-    may_invite,
     nps,
     period_summary,
     response_rate,
     trend,
 )
+from services.feedback.surveys.invitations import csat_invitation_at, may_answer, may_invite, may_send_csat
 
 
 def utc(*args) -> datetime:

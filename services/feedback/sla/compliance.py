@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.feedback.calendars import to_epoch_us
-from services.feedback.sla_clocks import FULFILLED, MetricClock
+from services.feedback.sla.calendars import to_epoch_us
+from services.feedback.sla.clocks import FULFILLED, MetricClock
 
 
 @dataclass(frozen=True)

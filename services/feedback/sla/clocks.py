@@ -12,8 +12,8 @@ from datetime import datetime
 
 import numpy as np
 
-from services.feedback.calendars import US_PER_SECOND, BusinessCalendar, CalendarError, from_epoch_us, to_epoch_us
-from services.feedback.frozen import evolve
+from services.feedback.sla.calendars import US_PER_SECOND, BusinessCalendar, CalendarError, from_epoch_us, to_epoch_us
+from services.feedback.sla.frozen import evolve
 
 RUNNING = "running"
 PAUSED = "paused"

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays as holiday_data
 import numpy as np
 
-from services.feedback.timelines import Span, YearTimeline
+from services.feedback.sla.timelines import Span, YearTimeline
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_SECONDS = 86_400

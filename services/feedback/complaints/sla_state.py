@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-from services.feedback import lifecycle, sla_clocks
-from services.feedback.calendars import BusinessCalendar, to_epoch_us
-from services.feedback.frozen import evolve
-from services.feedback.sla_clocks import MetricClock
-from services.feedback.sla_policies import ComplaintAttributes, Policy, PolicySet
+from services.feedback.complaints import lifecycle
+from services.feedback.sla import clocks as sla_clocks
+from services.feedback.sla.calendars import BusinessCalendar, to_epoch_us
+from services.feedback.sla.frozen import evolve
+from services.feedback.sla.clocks import MetricClock
+from services.feedback.sla.policies import ComplaintAttributes, Policy, PolicySet
 
 PAUSE_STATES = {lifecycle.WAITING_ON_CUSTOMER: True, lifecycle.WAITING_ON_THIRD_PARTY: False}
 
@@ -84,10 +85,12 @@ class ComplaintSla:
     def clock(self, metric: str) -> MetricClock | None:
         return next((c for c in self.clocks if c.metric == metric), None)
 
-    def metric_snapshots(self) -> dict[str, dict]:
-        """Per metric what every complaint event carries for the alerts service."""
-        return {
-            c.metric: {
+    def metric_snapshots(self) -> list[dict]:
+        """Per metric what every complaint event carries for the alerts service (the published
+        contract's list of SlaMetricSnapshot, one entry per metric instance)."""
+        return [
+            {
+                "metric": c.metric,
                 "instance": c.instance,
                 "state": c.state,
                 "breached": c.breached,
@@ -97,7 +100,7 @@ class ComplaintSla:
                 "target_seconds": c.target_seconds,
             }
             for c in self.clocks
-        }
+        ]
 
     def to_dict(self) -> dict:
         return {
@@ -127,16 +130,16 @@ class ComplaintSla:
         )
 
 
-def event_payload(sla: ComplaintSla, context: SlaContext) -> dict[str, dict]:
+def event_payload(sla: ComplaintSla, context: SlaContext) -> list[dict]:
     """Per metric what a complaint event carries, with the warning moments still ahead, so the
     alerts service can set every timer (and catch up after a restart) without calling back."""
     policy = _policy(sla, context)
     payload = sla.metric_snapshots()
-    for clock in sla.clocks:
+    for clock, snapshot in zip(sla.clocks, payload):
         target = policy.target(clock.metric, sla.attributes.priority)
         thresholds = [w.consumed_at_warning(clock.target_seconds) for w in target.warnings] if target else []
         moments = sla_clocks.warning_times(clock, thresholds, context.calendar(clock), sla.last_event_at)
-        payload[clock.metric]["warnings_at"] = [_iso(m) for m in moments]
+        snapshot["warnings_at"] = [_iso(m) for m in moments]
     return payload
 
 
