@@ -205,7 +205,7 @@ class LifecycleChanged(EventPayload):
 class AlertEvent(EventPayload):
     topic = "alerts"
     alert_id: str
-    kind: Literal["churn_risk", "sla_warning", "sla_breached", "detractor", "resolved"]
+    kind: Literal["churn_risk", "follow_up_due", "sla_warning", "sla_breached", "detractor", "acknowledged", "resolved"]
     severity: Literal["info", "warning", "critical"]
     rule: str
     rule_version: int
@@ -213,10 +213,19 @@ class AlertEvent(EventPayload):
     facts: dict[str, float | int | str | bool | None] = Field(description="The numbers that triggered the alert.")
     due_at: datetime | None = None
     detected_at: datetime
+    alert_kind: str | None = Field(default=None, description="On acknowledged and resolved: the kind of the alert that changed.")
+    status: Literal["open", "acknowledged", "resolved"] | None = None
+    changed_by: str | None = Field(default=None, description="API key id of the person, or 'system' for an automatic change.")
+    resolution: str | None = Field(default=None, description="Why it was resolved: manual, purchase, interaction, complaint_answered, …")
+    changed_at: datetime | None = None
 
 
 class ChurnRiskAlert(AlertEvent):
     event_type = "pulse.alert.churn_risk.v1"
+
+
+class FollowUpDueAlert(AlertEvent):
+    event_type = "pulse.alert.follow_up_due.v1"
 
 
 class SlaWarningAlert(AlertEvent):
@@ -231,6 +240,10 @@ class DetractorAlert(AlertEvent):
     event_type = "pulse.alert.detractor.v1"
 
 
+class AlertAcknowledged(AlertEvent):
+    event_type = "pulse.alert.acknowledged.v1"
+
+
 class AlertResolved(AlertEvent):
     event_type = "pulse.alert.resolved.v1"
 
@@ -243,7 +256,7 @@ CATALOG: dict[str, type[EventPayload]] = {
         SurveyResponded, FeedbackReceived,
         ComplaintOpened, ComplaintUpdated, ComplaintResolved, ComplaintReopened, ComplaintClosed,
         ScoreUpdated, TierChanged, LifecycleChanged,
-        ChurnRiskAlert, SlaWarningAlert, SlaBreachedAlert, DetractorAlert, AlertResolved,
+        ChurnRiskAlert, FollowUpDueAlert, SlaWarningAlert, SlaBreachedAlert, DetractorAlert, AlertAcknowledged, AlertResolved,
     )
 }
 
