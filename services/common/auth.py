@@ -24,18 +24,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({
         "customers:read", "customers:write", "customers:merge", "customers:erase", "pii:read",
         "purchases:read", "purchases:write", "interactions:read", "interactions:write", "keys:manage",
+        "alerts:read", "alerts:notes", "alerts:manage", "alert-rules:write", "webhooks:manage",
     }),
     "manager": frozenset({
         "customers:read", "customers:write", "customers:merge", "customers:erase", "pii:read",
         "purchases:read", "purchases:write", "interactions:read", "interactions:write",
+        "alerts:read", "alerts:notes", "alerts:manage", "alert-rules:write", "webhooks:manage",
     }),
     "agent": frozenset({
         "customers:read", "customers:write", "pii:read", "purchases:read", "interactions:read", "interactions:write",
+        "alerts:read", "alerts:notes", "alerts:manage",
     }),
-    "analyst": frozenset({"customers:read", "purchases:read", "interactions:read"}),
+    "analyst": frozenset({"customers:read", "purchases:read", "interactions:read", "alerts:read"}),
     "service": frozenset({
         "customers:read", "customers:write", "pii:read", "purchases:read", "purchases:write",
-        "interactions:read", "interactions:write",
+        "interactions:read", "interactions:write", "alerts:read", "alerts:notes", "alerts:manage",
     }),
 }
 
