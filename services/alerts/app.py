@@ -39,7 +39,8 @@ def _bind_timer(handler, ctx):
     return bound
 
 
-def create_app(platform: Platform, *, clock=None) -> FastAPI:
+def create_app(platform: Platform, *, clock=None, background: bool = True) -> FastAPI:
+    """`background=False`: tests run the webhook passes themselves, at the moments they choose."""
     settings = AlertsSettings(**platform.settings.model_dump())
     ctx = AlertsContext(settings=settings, cipher=alerts_cipher(settings), metrics=None)
     if clock is not None:
@@ -61,7 +62,8 @@ def create_app(platform: Platform, *, clock=None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         async with inner(app):
-            task = asyncio.create_task(_background(ctx, app, dispatcher), name="alerts:webhooks")
+            task = asyncio.create_task(_background(ctx, app, dispatcher) if background else asyncio.Event().wait(),
+                                       name="alerts:webhooks")
             try:
                 yield
             finally:

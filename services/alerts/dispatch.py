@@ -62,13 +62,18 @@ class Dispatcher:
         self.settings = ctx.settings
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.settings.webhook_timeout_seconds, connect=5.0),
                                         follow_redirects=False)
+        # Passes never overlap: two would load and send the same pending deliveries.
+        self._pass = asyncio.Lock()
 
     async def close(self) -> None:
         await self.client.aclose()
 
     async def run_once(self) -> int:
         """One pass over the endpoints with deliveries due; returns the requests made."""
-        now = self.ctx.clock.now()
+        async with self._pass:
+            return await self._pass_once(self.ctx.clock.now())
+
+    async def _pass_once(self, now: datetime) -> int:
         async with self.database.sessions() as session:
             endpoints = (await session.scalars(
                 sa.select(Webhook).where(

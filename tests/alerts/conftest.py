@@ -62,7 +62,7 @@ async def alerts_service(settings, clock: ManualClock) -> AsyncIterator[AlertsHa
     platform = Platform.from_settings(settings)
     recorder = Recorder()
     platform.bus.subscribe("test-recorder", all_topics(settings), recorder)
-    async with running(create_alerts(platform, clock=clock), platform, recorder) as harness:
+    async with running(create_alerts(platform, clock=clock, background=False), platform, recorder) as harness:
         yield AlertsHarness(service=harness, clock=clock)
 
 

@@ -1,0 +1,60 @@
+"""A local HTTP receiver on 127.0.0.1 that records what it is sent and answers as told."""
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import uvicorn
+
+
+@dataclass
+class Received:
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Receiver:
+    url: str
+    requests: list[Received] = field(default_factory=list)
+    # (request) -> (status, json body); the default accepts everything.
+    answer: Callable[[Received], tuple[int, bytes]] = lambda _request: (200, b'{"errcode":0,"errmsg":"ok","code":0}')
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        request = Received(path=scope["path"], query=scope["query_string"].decode(),
+                           headers={k.decode(): v.decode() for k, v in scope["headers"]}, body=body, at=time.monotonic())
+        self.requests.append(request)
+        status, answer = self.answer(request)
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": answer})
+
+
+@contextlib.asynccontextmanager
+async def local_receiver() -> AsyncIterator[Receiver]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    receiver = Receiver(url=f"http://127.0.0.1:{sock.getsockname()[1]}")
+    server = uvicorn.Server(uvicorn.Config(receiver, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield receiver
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
