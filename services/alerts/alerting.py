@@ -59,7 +59,7 @@ async def raise_alert(session: AsyncSession, ctx: AlertsContext, candidate: Cand
     session.add(alert)
     await session.flush()
     await _publish(session, ctx, alert, alert.kind, at=detected_at)
-    ctx.metrics.raised.labels(alert.kind, alert.severity).inc()
+    ctx.alert_metrics.raised.labels(alert.kind, alert.severity).inc()
     return alert
 
 
@@ -69,7 +69,7 @@ async def acknowledge(session: AsyncSession, ctx: AlertsContext, alert: Alert, *
     alert.status, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", at, by
     alert.note = note if note is not None else alert.note
     await _publish(session, ctx, alert, "acknowledged", at=at, changed_by=by)
-    ctx.metrics.status_changes.labels("acknowledged", "person").inc()
+    ctx.alert_metrics.status_changes.labels("acknowledged", "person").inc()
     return alert
 
 
@@ -80,7 +80,7 @@ async def resolve(session: AsyncSession, ctx: AlertsContext, alert: Alert, *, by
     alert.status, alert.resolved_at, alert.resolved_by, alert.resolution, alert.open_key = "resolved", at, by, resolution, None
     alert.note = note if note is not None else alert.note
     await _publish(session, ctx, alert, "resolved", at=at, changed_by=by)
-    ctx.metrics.status_changes.labels("resolved", "system" if by == SYSTEM else "person").inc()
+    ctx.alert_metrics.status_changes.labels("resolved", "system" if by == SYSTEM else "person").inc()
     return alert
 
 
@@ -120,6 +120,7 @@ def event_payload(alert: Alert, event_kind: str, *, at: datetime, changed_by: st
 
 async def _publish(session: AsyncSession, ctx: AlertsContext, alert: Alert, event_kind: str, *, at: datetime,
                    changed_by: str | None = None) -> None:
-    envelope, topic = ctx.event(event_payload(alert, event_kind, at=at, changed_by=changed_by))
+    # The envelope is made once: Kafka and the webhooks carry the same event id.
+    envelope, topic = ctx.events.entry(event_payload(alert, event_kind, at=at, changed_by=changed_by))
     await add_events(session, [(envelope, topic)])
     await dispatch.enqueue(session, envelope, alert_kind=alert.kind, severity=alert.severity, alert_id=alert.id, at=at)

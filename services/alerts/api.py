@@ -23,7 +23,7 @@ def _database(request: Request) -> Database:
 
 
 def _context(request: Request) -> AlertsContext:
-    return request.app.state.alerts
+    return request.app.state.context
 
 
 DatabaseDep = Annotated[Database, Depends(_database)]

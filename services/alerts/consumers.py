@@ -2,12 +2,13 @@
 they never raise or resolve an alert."""
 
 from services.alerts import alerting
-from services.alerts.context import AlertsContext, Delivery
+from services.alerts.context import AlertsContext
 from services.alerts.customer_view import later, state_of, view_of
 from services.alerts.rules import decisions
 from services.alerts.rules.sla import plan_for
 from services.alerts.timers import FOLLOW_UP_TIMER, apply_sla_plan, arm_follow_up
 from services.common import catalog
+from services.common.consumers import Delivery
 from services.common.timers import cancel_timer
 
 Handled = Delivery[AlertsContext]

@@ -25,9 +25,10 @@ from services.alerts.webhooks.chat import accepted, chat_request
 from services.alerts.webhooks.request import OutgoingRequest
 from services.alerts.webhooks.retry import backoff_seconds
 from services.alerts.webhooks.standard import signed_request
-from services.common.database import Database
 from services.common.events import Envelope
 from services.common.ids import new_id
+
+PASS_SECONDS = 1.0  # the delivery job runs this often
 
 
 def webhook_body(envelope: Envelope) -> dict:
@@ -55,25 +56,27 @@ def subscribes(endpoint: Webhook, alert_kind: str, severity: str) -> bool:
     return kinds_ok and SEVERITY_RANK[severity] >= SEVERITY_RANK[endpoint.min_severity]
 
 
-class Dispatcher:
-    def __init__(self, ctx: AlertsContext, database: Database):
-        self.ctx = ctx
-        self.database = database
-        self.settings = ctx.settings
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.settings.webhook_timeout_seconds, connect=5.0),
-                                        follow_redirects=False)
-        # Passes never overlap: two would load and send the same pending deliveries.
-        self._pass = asyncio.Lock()
+async def deliver_webhooks(ctx: AlertsContext) -> int:
+    """The job: one pass over the endpoints with deliveries due (the job runner never overlaps two
+    passes, and runs them on the leader only); returns the requests made."""
+    timeout = httpx.Timeout(ctx.settings.webhook_timeout_seconds, connect=min(5.0, ctx.settings.webhook_timeout_seconds))
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        requests = await Dispatcher(ctx, client).run_once()
+    async with ctx.database.sessions() as session:
+        pending = await session.scalar(sa.select(sa.func.count()).where(WebhookDelivery.status == "pending"))
+    ctx.alert_metrics.deliveries_pending.set(pending)
+    return requests
 
-    async def close(self) -> None:
-        await self.client.aclose()
+
+class Dispatcher:
+    def __init__(self, ctx: AlertsContext, client: httpx.AsyncClient):
+        self.ctx = ctx
+        self.database = ctx.database
+        self.settings = ctx.settings
+        self.client = client
 
     async def run_once(self) -> int:
-        """One pass over the endpoints with deliveries due; returns the requests made."""
-        async with self._pass:
-            return await self._pass_once(self.ctx.clock.now())
-
-    async def _pass_once(self, now: datetime) -> int:
+        now = self.ctx.clock.now()
         async with self.database.sessions() as session:
             endpoints = (await session.scalars(
                 sa.select(Webhook).where(
@@ -86,7 +89,7 @@ class Dispatcher:
         return sum(sent)
 
     async def _serve(self, endpoint: Webhook, now: datetime) -> int:
-        budget = max(1, math.ceil(endpoint.rate_per_minute * self.settings.webhook_dispatch_seconds / 60))
+        budget = max(1, math.ceil(endpoint.rate_per_minute * PASS_SECONDS / 60))
         group_size = 1 if endpoint.kind == "standard" else self.settings.webhook_chat_batch_size
         async with self.database.sessions() as session:
             due = (await session.scalars(
@@ -114,7 +117,7 @@ class Dispatcher:
         started = time.perf_counter()
         outcome, status_code, error = await self._post(endpoint.kind, request)
         duration_ms = int((time.perf_counter() - started) * 1000)
-        self.ctx.metrics.deliveries.labels(endpoint.kind, outcome).inc(len(group))
+        self.ctx.alert_metrics.deliveries.labels(endpoint.kind, outcome).inc(len(group))
         async with self.database.transaction() as session:
             for delivery in group:
                 await self._record(session, delivery, outcome, status_code, error, duration_ms, at)

@@ -8,12 +8,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts import alerting
-from services.alerts.context import AlertsContext, TimerDelivery
+from services.alerts.context import AlertsContext
 from services.alerts.customer_view import state_of, view_of
 from services.alerts.rules import decisions
 from services.alerts.rules.sla import TIMER_KIND as SLA_TIMER, SlaPlan, sla_candidate
 from services.common.delivery_tables import timers
-from services.common.timers import DueTimer, cancel_timer, schedule_timer
+from services.common.timers import DueTimer, TimerDelivery, cancel_timer, schedule_timer
 
 FOLLOW_UP_TIMER = "alerts.follow_up"
 
@@ -61,16 +61,18 @@ async def on_follow_up_due(delivery: TimerDelivery[AlertsContext]) -> None:
 
 
 def _observe(ctx: AlertsContext, timer: DueTimer) -> None:
-    ctx.metrics.timer_lateness.labels(timer.kind).observe(max(0.0, (timer.fired_at - timer.due_at).total_seconds()))
+    ctx.alert_metrics.timer_lateness.labels(timer.kind).observe(max(0.0, (timer.fired_at - timer.due_at).total_seconds()))
 
 
 TIMER_HANDLERS = {SLA_TIMER: on_sla_due, FOLLOW_UP_TIMER: on_follow_up_due}
 
 
-async def count_pending(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(
-        sa.select(timers.c.kind, sa.func.count()).where(timers.c.kind.in_([SLA_TIMER, FOLLOW_UP_TIMER])).group_by(timers.c.kind)
-    )
-    counts = {SLA_TIMER: 0, FOLLOW_UP_TIMER: 0}
-    counts.update({kind: count for kind, count in rows.all()})
-    return counts
+async def measure_timers(ctx: AlertsContext) -> None:
+    """The pending-timer gauge, by kind (a job: a count is cheap, but not on every firing)."""
+    async with ctx.database.sessions() as session:
+        rows = await session.execute(
+            sa.select(timers.c.kind, sa.func.count()).where(timers.c.kind.in_(list(TIMER_HANDLERS))).group_by(timers.c.kind)
+        )
+        counts = dict.fromkeys(TIMER_HANDLERS, 0) | {kind: count for kind, count in rows.all()}
+    for kind, count in counts.items():
+        ctx.alert_metrics.timers_pending.labels(kind).set(count)

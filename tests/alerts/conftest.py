@@ -1,56 +1,49 @@
 """The alerts service under test: a clock the tests move, events put on its bus as the other
-services would, and its timers fired at the clock's moment."""
+services would, its timers fired and its webhook passes run at the clock's moment."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from services.alerts.app import create_app as create_alerts
-from services.common.bootstrap import all_topics
 from services.common.catalog import EventPayload, topic_of
+from services.common.clock import ManualClock
 from services.common.events import envelope_for, to_message
-from services.common.observability import ServiceMetrics
-from services.common.service_app import Platform
-from services.common.timers import TimerService
 from services.common.timeutil import utcnow
-from tests.harness import Recorder, ServiceHarness, running, settings_for_tests
-
-
-class ManualClock:
-    def __init__(self, start: datetime):
-        self.moment = start
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, delta: timedelta) -> None:
-        self.moment += delta
+from tests.harness import ServiceHarness, service_harness, settings_for_tests
 
 
 @dataclass
 class AlertsHarness:
     service: ServiceHarness
-    clock: ManualClock
 
     def __getattr__(self, name):
         return getattr(self.service, name)
 
     async def send(self, payload: EventPayload, *, backfill: bool = False) -> None:
+        """As another service would publish it: the alerts consumer has applied it when this returns."""
         envelope = envelope_for(payload, source="/tests", backfill=backfill)
-        topic = topic_of(payload.event_type, self.service.platform.settings.topics)
+        topic = topic_of(payload.event_type, self.service.context.settings.topics)
         await self.service.platform.bus.publish([to_message(envelope, topic)])
 
-    async def fire_timers(self) -> int:
-        """Fires what is due at the clock's moment, as the timer loop would at that moment."""
-        timers = TimerService(database=self.service.database, handlers=self.service.app.state.timer_handlers,
-                              metrics=ServiceMetrics("alerts-test"))
-        fired = 0
-        while count := await timers.fire_due(now=self.clock.now()):
-            fired += count
-        return fired
+    async def advance(self, delta: timedelta) -> None:
+        """Moves the clock and waits until every timer due by then has fired (the loop or us)."""
+        self.clock.advance(delta)
+        timers = self.service.app.state.timers
+        while True:
+            await timers.fire_due()
+            next_due = await timers.next_due_at()
+            if next_due is None or next_due > self.clock.now():
+                return
+            await asyncio.sleep(0.01)  # the loop holds it (PostgreSQL skips locked rows): let it finish
+
+    async def deliver(self) -> None:
+        """One webhook pass at the clock's moment, after any pass the schedule has going."""
+        while not await self.service.context.jobs.run_now("webhooks"):
+            await asyncio.sleep(0.01)
 
     async def alert_events(self, event_type: str | None = None) -> list:
         await self.service.drain_outbox()
@@ -58,18 +51,14 @@ class AlertsHarness:
 
 
 @asynccontextmanager
-async def alerts_service(settings, clock: ManualClock) -> AsyncIterator[AlertsHarness]:
-    platform = Platform.from_settings(settings)
-    recorder = Recorder()
-    platform.bus.subscribe("test-recorder", all_topics(settings), recorder)
-    async with running(create_alerts(platform, clock=clock, background=False), platform, recorder) as harness:
-        yield AlertsHarness(service=harness, clock=clock)
+async def alerts_service(tmp_path, database_url: str, **service_settings) -> AsyncIterator[AlertsHarness]:
+    clock = ManualClock(utcnow().replace(microsecond=0))
+    settings = settings_for_tests(tmp_path, database_url=database_url)
+    async with service_harness("alerts", settings, clock=clock, **service_settings) as harness:
+        yield AlertsHarness(service=harness)
 
 
 @pytest.fixture
 async def alerts(tmp_path, database_url):
-    # The clock starts a little after real time, so the service's own timer loop (on real time)
-    # leaves the timers to the test.
-    clock = ManualClock(utcnow().replace(microsecond=0) + timedelta(minutes=5))
-    async with alerts_service(settings_for_tests(tmp_path, database_url=database_url), clock) as harness:
+    async with alerts_service(tmp_path, database_url) as harness:
         yield harness

@@ -32,7 +32,7 @@ async def test_a_high_value_customer_going_silent_yields_one_churn_alert_and_a_p
     assert raised.data["alert_id"] == alert["id"] and raised.data["dedup_key"] == "churn_risk:c-1:churn"
     assert raised.data["facts"]["p_alive"] == 0.2 and raised.data["rule_version"] == 0
 
-    alerts.clock.advance(timedelta(days=1))
+    await alerts.advance(timedelta(days=1))
     await alerts.send(catalog.PurchaseRecorded(customer_id="c-1", purchase_id="p", order_id="o", amount="10.00",
                                                currency="CNY", occurred_at=alerts.clock.now()))
     [alert] = await alerts_of(alerts, kind="churn_risk")
@@ -62,23 +62,21 @@ async def test_follow_up_due_fires_at_the_tier_interval_and_an_interaction_resol
     await alerts.send(tier("c-2", "high", start))
     await alerts.send(catalog.InteractionLogged(customer_id="c-2", interaction_id="i-1", channel="call",
                                                 direction="outbound", occurred_at=start))
-    alerts.clock.advance(timedelta(days=30) - timedelta(seconds=1))
-    assert await alerts.fire_timers() == 0
-    alerts.clock.advance(timedelta(seconds=1))
-    assert await alerts.fire_timers() == 1
+    await alerts.advance(timedelta(days=30) - timedelta(seconds=1))
+    assert await alerts_of(alerts, kind="follow_up_due") == []
+    await alerts.advance(timedelta(seconds=1))
     [alert] = await alerts_of(alerts, kind="follow_up_due")
     assert alert["due_at"] == (start + timedelta(days=30)).isoformat().replace("+00:00", "Z")
     assert alert["facts"]["interval_days"] == 30 and alert["severity"] == "warning"
 
-    alerts.clock.advance(timedelta(hours=2))
+    await alerts.advance(timedelta(hours=2))
     await alerts.send(catalog.InteractionLogged(customer_id="c-2", interaction_id="i-2", channel="visit",
                                                 direction="outbound", occurred_at=alerts.clock.now()))
     [alert] = await alerts_of(alerts, kind="follow_up_due")
     assert (alert["status"], alert["resolution"]) == ("resolved", "interaction")
-    alerts.clock.advance(timedelta(days=29))
-    assert await alerts.fire_timers() == 0  # the interaction moved the timer: due 30 days after it
-    alerts.clock.advance(timedelta(days=1))
-    assert await alerts.fire_timers() == 1
+    await alerts.advance(timedelta(days=29))
+    assert await alerts_of(alerts, kind="follow_up_due", status="open") == []  # moved: due 30 days after the interaction
+    await alerts.advance(timedelta(days=1))
     assert len(await alerts_of(alerts, kind="follow_up_due", status="open")) == 1
 
 
@@ -92,14 +90,15 @@ async def test_complaint_sla_warning_and_breach_at_their_moments_once(alerts):
     t0 = alerts.clock.now()
     due, warning = t0 + timedelta(hours=4), t0 + timedelta(hours=3)
     await alerts.send(complaint(catalog.ComplaintOpened, "c-3", "k-1", t0, due=due, warnings=[warning]))
-    alerts.clock.advance(timedelta(hours=3) - timedelta(seconds=1))
-    assert await alerts.fire_timers() == 0
-    alerts.clock.advance(timedelta(seconds=1))
-    assert await alerts.fire_timers() == 1
+    await alerts.advance(timedelta(hours=3) - timedelta(seconds=1))
+    assert await alerts_of(alerts) == []
+    await alerts.advance(timedelta(seconds=1))
+    assert [alert["kind"] for alert in await alerts_of(alerts)] == ["sla_warning"]
     # The same snapshot again (e.g. a status change) re-arms, but a threshold fires once.
     await alerts.send(complaint(catalog.ComplaintUpdated, "c-3", "k-1", alerts.clock.now(), due=due, warnings=[warning]))
-    alerts.clock.advance(timedelta(hours=1))
-    assert await alerts.fire_timers() == 2
+    await alerts.advance(timedelta(hours=1) - timedelta(seconds=1))
+    assert len(await alerts_of(alerts)) == 1
+    await alerts.advance(timedelta(seconds=1))
     [warned] = await alerts.alert_events("pulse.alert.sla_warning.v1")
     [breached] = await alerts.alert_events("pulse.alert.sla_breached.v1")
     assert warned.data["due_at"] == warning.isoformat().replace("+00:00", "Z")
@@ -120,10 +119,9 @@ async def test_a_complaint_answered_in_time_raises_nothing_and_a_moved_deadline_
     await alerts.send(complaint(catalog.ComplaintUpdated, "c-5", "k-3", t0, due=t0 + timedelta(hours=5)))  # re-targeted
     await alerts.send(complaint(catalog.ComplaintOpened, "c-6", "k-4", t0, due=t0 + timedelta(hours=1)))
     await alerts.send(complaint(catalog.ComplaintUpdated, "c-6", "k-4", t0, due=t0 + timedelta(hours=1), state="paused"))
-    alerts.clock.advance(timedelta(hours=2))
-    assert await alerts.fire_timers() == 0
-    alerts.clock.advance(timedelta(hours=3))
-    assert await alerts.fire_timers() == 1
+    await alerts.advance(timedelta(hours=2))
+    assert await alerts_of(alerts) == []
+    await alerts.advance(timedelta(hours=3))
     [alert] = await alerts_of(alerts)
     assert (alert["customer_id"], alert["kind"]) == ("c-5", "sla_breached")
 
@@ -131,8 +129,7 @@ async def test_a_complaint_answered_in_time_raises_nothing_and_a_moved_deadline_
 async def test_a_timer_found_late_is_stamped_with_both_moments(alerts):
     t0 = alerts.clock.now()
     await alerts.send(complaint(catalog.ComplaintOpened, "c-7", "k-5", t0, due=t0 + timedelta(minutes=30)))
-    alerts.clock.advance(timedelta(hours=6))  # the service was down when it was due
-    assert await alerts.fire_timers() == 1
+    await alerts.advance(timedelta(hours=6))  # the timer loop did not run when it was due
     [alert] = await alerts_of(alerts)
     assert alert["due_at"] != alert["detected_at"]
     assert alert["detected_at"] == (t0 + timedelta(hours=6)).isoformat().replace("+00:00", "Z")

@@ -17,7 +17,7 @@ async def raise_churn(alerts, customer_id="c-1", tier="high"):
 async def test_a_person_acknowledges_then_resolves_with_who_when_and_a_note(alerts):
     alert = await raise_churn(alerts)
     agent = await alerts.key_for("agent")
-    alerts.clock.advance(timedelta(minutes=5))
+    await alerts.advance(timedelta(minutes=5))
     answer = await alerts.client.post(f"/v1/alerts/{alert['id']}:acknowledge", json={"note": "calling them today"},
                                       headers=alerts.auth(agent))
     assert answer.status_code == 200, answer.text
@@ -34,7 +34,7 @@ async def test_a_person_acknowledges_then_resolves_with_who_when_and_a_note(aler
     assert ack_event.data["changed_by"] == resolved_event.data["changed_by"] == acknowledged["acknowledged_by"]
     assert "note" not in ack_event.data and "calling" not in str(ack_event.data)  # free text never on the bus
     # Resolved by a person: the same cause raises again, once the quiet period is over.
-    alerts.clock.advance(timedelta(days=8))
+    await alerts.advance(timedelta(days=8))
     await alerts.send(catalog.LifecycleChanged(customer_id="c-1", stage="churned", previous_stage="at_risk", changed_at=alerts.clock.now()))
     found = (await alerts.client.get("/v1/alerts", params={"customer_id": "c-1"}, headers=alerts.auth())).json()["items"]
     assert [item["status"] for item in found] == ["resolved", "open"]
