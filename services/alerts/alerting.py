@@ -25,18 +25,23 @@ EVENT_MODELS: dict[str, type[catalog.AlertEvent]] = {
 # A threshold of a complaint's SLA is crossed once: these never open again, even after resolution.
 ONCE_ONLY = {"sla_warning", "sla_breached"}
 SYSTEM = "system"
+RULES_KEY = "alerts.rules"
 
 
 async def current_rules(session: AsyncSession) -> tuple[int, RuleSet]:
-    """The newest stored version; version 0 is the built-in defaults, in force until a first PUT."""
-    row = await session.scalar(sa.select(AlertRuleVersion).order_by(AlertRuleVersion.version.desc()).limit(1))
-    return (0, RuleSet()) if row is None else (row.version, RuleSet.model_validate(row.rules))
+    """The newest stored version; version 0 is the built-in defaults, in force until a first PUT.
+    Read once per transaction: a batch of 500 timers or events asks once."""
+    if RULES_KEY not in session.info:
+        row = await session.scalar(sa.select(AlertRuleVersion).order_by(AlertRuleVersion.version.desc()).limit(1))
+        session.info[RULES_KEY] = (0, RuleSet()) if row is None else (row.version, RuleSet.model_validate(row.rules))
+    return session.info[RULES_KEY]
 
 
 async def save_rules(session: AsyncSession, rules: RuleSet, *, by: str, at: datetime) -> int:
     version, _ = await current_rules(session)
     session.add(AlertRuleVersion(version=version + 1, rules=rules.model_dump(mode="json"), created_at=at, created_by=by))
     await session.flush()
+    session.info[RULES_KEY] = (version + 1, rules)
     return version + 1
 
 

@@ -12,6 +12,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -29,6 +30,7 @@ from services.common.events import Envelope
 from services.common.ids import new_id
 
 PASS_SECONDS = 1.0  # the delivery job runs this often
+ENDPOINTS_KEY = "alerts.webhooks"
 
 
 def webhook_body(envelope: Envelope) -> dict:
@@ -38,8 +40,9 @@ def webhook_body(envelope: Envelope) -> dict:
 
 async def enqueue(session: AsyncSession, envelope: Envelope, *, alert_kind: str, severity: str, alert_id: str | None,
                   at: datetime) -> None:
-    endpoints = (await session.scalars(sa.select(Webhook).where(Webhook.enabled.is_(True)))).all()
-    for endpoint in endpoints:
+    if ENDPOINTS_KEY not in session.info:  # once per transaction: a batch of alerts asks once
+        session.info[ENDPOINTS_KEY] = (await session.scalars(sa.select(Webhook).where(Webhook.enabled.is_(True)))).all()
+    for endpoint in session.info[ENDPOINTS_KEY]:
         if subscribes(endpoint, alert_kind, severity):
             add_delivery(session, endpoint.id, webhook_body(envelope), alert_id=alert_id, at=at)
 
@@ -101,28 +104,29 @@ class Dispatcher:
         url = self.ctx.cipher.decrypt(endpoint.url_enc)
         secret = self.ctx.cipher.decrypt(endpoint.secret_enc)
         groups = [due[start:start + group_size] for start in range(0, len(due), group_size)]
-        requests = 0
+        tries = []
         for group in groups:
-            requests += 1
-            if not await self._send(endpoint, url, secret, group):
+            tries.append(await self._send(endpoint, url, secret, group))
+            if tries[-1].outcome != "delivered":
                 break  # a failing endpoint gets no more tries in this pass
+        # One transaction per endpoint and pass: a crash before it commits means these are sent
+        # again (at least once; the webhook-id stays the same, so receivers de-duplicate).
         async with self.database.transaction() as session:
-            pause = timedelta(seconds=requests * 60 / endpoint.rate_per_minute)
+            for done in tries:
+                for delivery in done.group:
+                    await self._record(session, delivery, done)
+            await self._count_endpoint(session, endpoint.id, tries)
+            pause = timedelta(seconds=len(tries) * 60 / endpoint.rate_per_minute)
             await session.execute(sa.update(Webhook).where(Webhook.id == endpoint.id).values(next_send_at=now + pause))
-        return requests
+        return len(tries)
 
-    async def _send(self, endpoint: Webhook, url: str, secret: str | None, group: Sequence[WebhookDelivery]) -> bool:
+    async def _send(self, endpoint: Webhook, url: str, secret: str | None, group: Sequence[WebhookDelivery]) -> "Try":
         at = self.ctx.clock.now()
         request = build_request(endpoint.kind, url, secret, group, at=at)
         started = time.perf_counter()
         outcome, status_code, error = await self._post(endpoint.kind, request)
-        duration_ms = int((time.perf_counter() - started) * 1000)
         self.ctx.alert_metrics.deliveries.labels(endpoint.kind, outcome).inc(len(group))
-        async with self.database.transaction() as session:
-            for delivery in group:
-                await self._record(session, delivery, outcome, status_code, error, duration_ms, at)
-            await self._count_endpoint(session, endpoint.id, delivered=outcome == "delivered")
-        return outcome == "delivered"
+        return Try(group, outcome, status_code, error, int((time.perf_counter() - started) * 1000), at)
 
     async def _post(self, kind: str, request: OutgoingRequest) -> tuple[str, int | None, str | None]:
         try:
@@ -137,13 +141,12 @@ class Dispatcher:
             return "rejected", answer.status_code, answer.text[:300]
         return "delivered", answer.status_code, None
 
-    async def _record(self, session: AsyncSession, delivery: WebhookDelivery, outcome: str, status_code: int | None,
-                      error: str | None, duration_ms: int, at: datetime) -> None:
-        number = delivery.attempts + 1
-        session.add(WebhookAttempt(id=new_id(), delivery_id=delivery.id, number=number, attempted_at=at, outcome=outcome,
-                                   status_code=status_code, duration_ms=duration_ms, error=error))
+    async def _record(self, session: AsyncSession, delivery: WebhookDelivery, done: "Try") -> None:
+        number, at = delivery.attempts + 1, done.at
+        session.add(WebhookAttempt(id=new_id(), delivery_id=delivery.id, number=number, attempted_at=at, outcome=done.outcome,
+                                   status_code=done.status_code, duration_ms=done.duration_ms, error=done.error))
         values: dict = {"attempts": number}
-        if outcome == "delivered":
+        if done.outcome == "delivered":
             values |= {"status": "delivered", "delivered_at": at, "next_attempt_at": None}
         elif number >= self.settings.webhook_max_attempts:
             values |= {"status": "failed", "next_attempt_at": None}
@@ -152,9 +155,10 @@ class Dispatcher:
             values |= {"next_attempt_at": at + timedelta(seconds=wait)}
         await session.execute(sa.update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values))
 
-    async def _count_endpoint(self, session: AsyncSession, webhook_id: str, *, delivered: bool) -> None:
-        if delivered:
+    async def _count_endpoint(self, session: AsyncSession, webhook_id: str, tries: list["Try"]) -> None:
+        if any(done.outcome == "delivered" for done in tries):
             await session.execute(sa.update(Webhook).where(Webhook.id == webhook_id).values(consecutive_failures=0))
+        if not tries or tries[-1].outcome == "delivered":
             return
         failures = await session.scalar(
             sa.update(Webhook).where(Webhook.id == webhook_id)
@@ -163,6 +167,16 @@ class Dispatcher:
         if failures >= self.settings.webhook_disable_after_failures:
             await session.execute(sa.update(Webhook).where(Webhook.id == webhook_id).values(
                 enabled=False, disabled_reason=f"{failures} failed tries in a row"))
+
+
+@dataclass(frozen=True)
+class Try:
+    group: Sequence[WebhookDelivery]
+    outcome: str  # delivered, http_error, rejected, timeout, network_error
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    at: datetime
 
 
 def build_request(kind: str, url: str, secret: str | None, group: Sequence[WebhookDelivery], *, at: datetime) -> OutgoingRequest:

@@ -1,0 +1,180 @@
+"""Benchmark: complaint SLA timers of the alerts service on PostgreSQL, and many breaches at once
+to one webhook receiver.
+
+    .venv/bin/python bench/alert_timers.py [--timers 10000] [--window 60] [--breaches 5000] [--rate 6000]
+
+1. N complaint events (sent on the in-process bus in batches of 500, as the consumer gets them
+   from Kafka) whose deadlines are spread evenly over a window of W seconds starting 40 s later.
+   The alerts service (its consumer, durable timers, outbox relay; PostgreSQL 15) raises
+   `alert.sla_breached` for each. Lateness = the moment the event reached a subscriber of the bus
+   minus its deadline: p50, p99, max; and none lost, none twice (by de-dup key).
+2. B complaints breaching in the same second, one standard webhook endpoint (a local receiver on
+   127.0.0.1 in this process) with `rate_per_minute` R: all B delivered, none twice, how many
+   requests were in flight at once at most, the busiest second, and the time until the last.
+"""
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services.alerts.app import create_app  # noqa: E402
+from services.common import catalog  # noqa: E402
+from services.common.events import envelope_for, from_message, to_message  # noqa: E402
+from services.common.service_app import Platform  # noqa: E402
+from services.common.settings import Settings  # noqa: E402
+from tests.alerts.receiver import local_receiver  # noqa: E402
+from tests.support.postgres_server import PostgresServer  # noqa: E402
+
+BATCH = 500
+
+
+def complaint(number: int, due: datetime) -> catalog.ComplaintOpened:
+    now = datetime.now(UTC)
+    snapshot = catalog.SlaMetricSnapshot(metric="first_response", state="running", breached=False, due_at=due,
+                                         consumed_seconds=0, target_seconds=(due - now).total_seconds())
+    return catalog.ComplaintOpened(customer_id=f"cust-{number}", complaint_id=f"k-{number}", status="open",
+                                   priority="urgent", sla=[snapshot], changed_at=now)
+
+
+class Arrivals:
+    """Every alert event on the bus, with the wall-clock moment it arrived."""
+
+    def __init__(self):
+        self.events: list[tuple[float, object]] = []
+
+    async def __call__(self, batch) -> None:
+        arrived = time.time()
+        self.events.extend((arrived, from_message(message)) for message in batch)
+
+    def breaches(self) -> list[tuple[float, object]]:
+        return [(arrived, event) for arrived, event in self.events if event.type == "pulse.alert.sla_breached.v1"]
+
+
+async def send_complaints(platform: Platform, complaints: list) -> None:
+    topic = platform.settings.topics.complaints
+    for start in range(0, len(complaints), BATCH):
+        messages = [to_message(envelope_for(payload, source="/bench"), topic) for payload in complaints[start:start + BATCH]]
+        await platform.bus.publish(messages)
+
+
+async def until(check, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.5)
+    return check()
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def timers_phase(database_url: str, data_dir: Path, count: int, window: float) -> None:
+    settings = Settings(database_url=database_url, data_dir=data_dir, encryption_keys=Fernet.generate_key().decode(),
+                        hash_key="bench")
+    platform = Platform.from_settings(settings, service_settings={"alerts_secret_keys": Fernet.generate_key().decode()})
+    arrivals = Arrivals()
+    platform.bus.subscribe("bench", [settings.topics.alerts], arrivals)
+    app = create_app(platform)
+    async with app.router.lifespan_context(app):
+        first = datetime.now(UTC) + timedelta(seconds=40)
+        deadlines = [first + timedelta(seconds=window * number / count) for number in range(count)]
+        started = time.monotonic()
+        await send_complaints(platform, [complaint(number, due) for number, due in enumerate(deadlines)])
+        print(f"{count} complaint events consumed in {time.monotonic() - started:.1f} s; "
+              f"first deadline in {(first - datetime.now(UTC)).total_seconds():.1f} s")
+        await until(lambda: len(arrivals.breaches()) >= count, timeout=40 + window + 120)
+        await asyncio.sleep(3)  # room for a double
+    breaches = arrivals.breaches()
+    keys = [event.data["dedup_key"] for _, event in breaches]
+    lateness = [arrived - datetime.fromisoformat(event.data["due_at"]).timestamp() for arrived, event in breaches]
+    detected = [(datetime.fromisoformat(e.data["detected_at"]) - datetime.fromisoformat(e.data["due_at"])).total_seconds()
+                for _, e in breaches]
+    print(f"timers: {count} due within {window:.0f} s; breaches on the bus {len(breaches)}, distinct {len(set(keys))}, "
+          f"lost {count - len(set(keys))}, twice {len(keys) - len(set(keys))}")
+    if lateness:
+        print(f"lateness to the bus: p50 {statistics.median(lateness) * 1000:.0f} ms, p99 {quantile(lateness, 0.99) * 1000:.0f} ms, "
+              f"max {max(lateness) * 1000:.0f} ms (negative: none); timer fired after its moment: "
+              f"p50 {statistics.median(detected) * 1000:.0f} ms, p99 {quantile(detected, 0.99) * 1000:.0f} ms, "
+              f"max {max(detected) * 1000:.0f} ms")
+
+
+class Counting:
+    """Wraps the receiver's app to count requests in flight at once."""
+
+    def __init__(self, receiver):
+        self.receiver = receiver
+        self.in_flight = 0
+        self.most = 0
+
+    async def __call__(self, scope, receive, send):
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await self.receiver(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+async def webhook_phase(database_url: str, data_dir: Path, count: int, rate: int) -> None:
+    settings = Settings(database_url=database_url, data_dir=data_dir, encryption_keys=Fernet.generate_key().decode(),
+                        hash_key="bench")
+    platform = Platform.from_settings(settings, service_settings={"alerts_secret_keys": Fernet.generate_key().decode()})
+    app = create_app(platform)
+    async with local_receiver() as receiver, app.router.lifespan_context(app):
+        _, key = await platform.key_store.create(name="bench", role="admin")
+        import httpx
+
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            answer = await client.post("/v1/webhooks", json={"url": receiver.url, "rate_per_minute": rate},
+                                       headers={"Authorization": f"Bearer {key}"})
+            assert answer.status_code == 201, answer.text
+        due = datetime.now(UTC) + timedelta(seconds=30)
+        await send_complaints(platform, [complaint(number, due) for number in range(count)])
+        await until(lambda: len(receiver.requests) >= count, timeout=30 + count * 60 / rate * 2 + 60)
+        await asyncio.sleep(3)
+    ids = [request.headers["webhook-id"] for request in receiver.requests]
+    if not receiver.requests:
+        print("webhooks: nothing arrived")
+        return
+    per_second: dict[int, int] = {}
+    for request in receiver.requests:
+        per_second[int(request.at)] = per_second.get(int(request.at), 0) + 1
+    span = receiver.requests[-1].at - receiver.requests[0].at
+    print(f"webhooks: {count} breaches in one second to one endpoint at {rate}/min: received {len(ids)}, distinct {len(set(ids))}, "
+          f"busiest second {max(per_second.values())} requests, from first to last {span:.1f} s, "
+          f"last {(datetime.fromtimestamp(time.time() - (time.monotonic() - receiver.requests[-1].at), UTC) - due).total_seconds():.1f} s "
+          f"after the deadline")
+
+
+async def main(args) -> None:
+    server = PostgresServer()
+    server.start()
+    try:
+        suffix = os.urandom(3).hex()
+        workdir = Path(server.workdir)
+        await timers_phase(server.create_database(f"bench_timers_{suffix}"), workdir / "timers", args.timers, args.window)
+        if args.breaches:
+            await webhook_phase(server.create_database(f"bench_hooks_{suffix}"), workdir / "hooks", args.breaches, args.rate)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--timers", type=int, default=10000)
+    parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--breaches", type=int, default=5000)
+    parser.add_argument("--rate", type=int, default=6000, help="the endpoint's rate_per_minute")
+    asyncio.run(main(parser.parse_args()))
