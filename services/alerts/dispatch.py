@@ -112,9 +112,10 @@ class Dispatcher:
         # One transaction per endpoint and pass: a crash before it commits means these are sent
         # again (at least once; the webhook-id stays the same, so receivers de-duplicate).
         async with self.database.transaction() as session:
-            for done in tries:
-                for delivery in done.group:
-                    await self._record(session, delivery, done)
+            outcomes = [self._outcome(delivery, done) for done in tries for delivery in done.group]
+            if outcomes:
+                await session.execute(sa.insert(WebhookAttempt), [attempt for attempt, _ in outcomes])
+                await session.execute(sa.update(WebhookDelivery), [change for _, change in outcomes])  # by primary key
             await self._count_endpoint(session, endpoint.id, tries)
             pause = timedelta(seconds=len(tries) * 60 / endpoint.rate_per_minute)
             await session.execute(sa.update(Webhook).where(Webhook.id == endpoint.id).values(next_send_at=now + pause))
@@ -141,19 +142,20 @@ class Dispatcher:
             return "rejected", answer.status_code, answer.text[:300]
         return "delivered", answer.status_code, None
 
-    async def _record(self, session: AsyncSession, delivery: WebhookDelivery, done: "Try") -> None:
+    def _outcome(self, delivery: WebhookDelivery, done: "Try") -> tuple[dict, dict]:
+        """The try's log row, and the delivery's new state: delivered, failed for good, or its next try."""
         number, at = delivery.attempts + 1, done.at
-        session.add(WebhookAttempt(id=new_id(), delivery_id=delivery.id, number=number, attempted_at=at, outcome=done.outcome,
-                                   status_code=done.status_code, duration_ms=done.duration_ms, error=done.error))
-        values: dict = {"attempts": number}
+        attempt = dict(id=new_id(), delivery_id=delivery.id, number=number, attempted_at=at, outcome=done.outcome,
+                       status_code=done.status_code, duration_ms=done.duration_ms, error=done.error)
+        change = dict(id=delivery.id, attempts=number, status="pending", delivered_at=None, next_attempt_at=None)
         if done.outcome == "delivered":
-            values |= {"status": "delivered", "delivered_at": at, "next_attempt_at": None}
+            change |= {"status": "delivered", "delivered_at": at}
         elif number >= self.settings.webhook_max_attempts:
-            values |= {"status": "failed", "next_attempt_at": None}
+            change |= {"status": "failed"}
         else:
             wait = backoff_seconds(number, base=self.settings.webhook_retry_base_seconds, cap=self.settings.webhook_retry_max_seconds)
-            values |= {"next_attempt_at": at + timedelta(seconds=wait)}
-        await session.execute(sa.update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values))
+            change |= {"next_attempt_at": at + timedelta(seconds=wait)}
+        return attempt, change
 
     async def _count_endpoint(self, session: AsyncSession, webhook_id: str, tries: list["Try"]) -> None:
         if any(done.outcome == "delivered" for done in tries):
