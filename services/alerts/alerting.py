@@ -26,6 +26,7 @@ EVENT_MODELS: dict[str, type[catalog.AlertEvent]] = {
 ONCE_ONLY = {"sla_warning", "sla_breached"}
 SYSTEM = "system"
 RULES_KEY = "alerts.rules"
+ALERTS = Alert.__table__
 
 
 async def current_rules(session: AsyncSession) -> tuple[int, RuleSet]:
@@ -47,9 +48,11 @@ async def save_rules(session: AsyncSession, rules: RuleSet, *, by: str, at: date
 
 async def raise_alert(session: AsyncSession, ctx: AlertsContext, candidate: Candidate, *, rule_version: int,
                       quiet_hours: float, detected_at: datetime) -> Alert | None:
-    latest = await session.scalar(
-        sa.select(Alert).where(Alert.dedup_key == candidate.dedup_key).order_by(Alert.created_at.desc()).limit(1)
-    )
+    # Plain rows, not ORM units of work: a timer pass raises hundreds of these in one transaction.
+    latest = (await session.execute(
+        sa.select(Alert.status, Alert.created_at).where(Alert.dedup_key == candidate.dedup_key)
+        .order_by(Alert.created_at.desc()).limit(1)
+    )).first()
     if latest is not None and (
         latest.status != "resolved" or candidate.kind in ONCE_ONLY
         or detected_at - latest.created_at < timedelta(hours=quiet_hours)
@@ -61,8 +64,7 @@ async def raise_alert(session: AsyncSession, ctx: AlertsContext, candidate: Cand
         rule_version=rule_version, facts=candidate.facts, due_at=candidate.due_at, detected_at=detected_at,
         created_at=detected_at,
     )
-    session.add(alert)
-    await session.flush()
+    await session.execute(sa.insert(ALERTS).values({column.name: getattr(alert, column.name) for column in ALERTS.columns}))
     await _publish(session, ctx, alert, alert.kind, at=detected_at)
     ctx.alert_metrics.raised.labels(alert.kind, alert.severity).inc()
     return alert

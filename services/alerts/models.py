@@ -87,6 +87,7 @@ class WebhookDelivery(SQLModel, table=True):
     """One event to one endpoint: pending until a try succeeds or the tries run out."""
 
     __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.Index("ix_webhook_deliveries_due", "webhook_id", "status", "next_attempt_at"),)
     id: str = Field(primary_key=True, max_length=36)
     webhook_id: str = Field(foreign_key="webhooks.id", max_length=36, index=True)
     event_id: str = Field(max_length=36)

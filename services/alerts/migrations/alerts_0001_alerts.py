@@ -97,6 +97,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_deliveries_next_attempt_at", "webhook_deliveries", ["next_attempt_at"])
     op.create_index("ix_webhook_deliveries_created_at", "webhook_deliveries", ["created_at"])
+    # The delivery job's question: what of this endpoint is pending and due.
+    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["webhook_id", "status", "next_attempt_at"])
     op.create_table(
         "webhook_attempts",
         sa.Column("id", sa.String(36), primary_key=True),
