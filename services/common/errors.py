@@ -44,6 +44,8 @@ def problem_response(status: int, title: str, detail: str, request: Request, err
 def field_name(location: tuple | list) -> str:
     """`("body", "items", 3, "amount")` → `items[3].amount`; the body itself is `body`."""
     parts = list(location)
+    if parts and parts[-1] == "[key]":  # a bad key names the mapping it is in: the key may not be printable
+        parts = parts[:-2]
     if parts and parts[0] in ("body", "query", "path", "header"):
         source = parts.pop(0)
         if not parts:
@@ -62,7 +64,9 @@ def validation_errors(errors: list[dict]) -> list[dict]:
             message = "is required"
         elif error.get("type") == "extra_forbidden":
             message = "is not a known field"
-        field = "body" if error.get("type") == "json_invalid" else field_name(error.get("loc", ()))
+        # A validator may locate the fault inside its field (services.common.text: a string deep in JSON).
+        location = (*error.get("loc", ()), *(error.get("ctx") or {}).get("at", ()))
+        field = "body" if error.get("type") == "json_invalid" else field_name(location)
         described.append({"field": field, "message": message})
     return described
 
@@ -89,5 +93,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception):
-        log.exception("unhandled error", extra={"route": request.url.path})
+        # The route's template, not the path (a path may hold what a client typed); the log
+        # formatter keeps the error's class and frames and drops its message, which holds values.
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.error("unhandled %s", type(error).__name__, exc_info=error,
+                  extra={"route": route, "method": request.method})
         return problem_response(500, "Internal Server Error", "An unexpected error occurred; it has been logged.", request)

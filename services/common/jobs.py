@@ -56,7 +56,7 @@ class AdvisoryLock:
                 await self._connection.scalar(sa.select(1))  # ours only while its connection lives
             return True
         if self.database.is_postgres:
-            connection = await self.database.engine.connect()
+            connection = await self.database.session_lock_connection()
             try:
                 taken = await connection.scalar(sa.select(sa.func.pg_try_advisory_lock(self.key)))
             except BaseException:

@@ -4,17 +4,17 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.common.auth import Principal, require
 from services.common.errors import Problem
+from services.common.text import RequestModel, storable_parameters
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
+router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], dependencies=[Depends(storable_parameters)])
 Admin = Annotated[Principal, Depends(require("keys:manage"))]
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     role: Literal["admin", "manager", "agent", "analyst", "service"]
 

@@ -3,12 +3,15 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from services.common.auth import Principal, require
+from services.common.conditional import check_if_match, etag
 from services.common.database import Database
 from services.common.errors import Problem
 from services.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from services.common.text import storable_parameters
+from services.common.transactions import write
 from services.profiles import customers, interactions, purchases
 from services.profiles.batch import ItemOutcome
 from services.profiles.context import ProfilesContext
@@ -32,7 +35,7 @@ ContextDep = Annotated[ProfilesContext, Depends(_context)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, Query(max_length=500)]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", dependencies=[Depends(storable_parameters)])
 
 
 def _check_batch_size(ctx: ProfilesContext, body: BatchRequest) -> None:
@@ -47,7 +50,9 @@ def _batch_result(outcomes: list[ItemOutcome]) -> BatchResult:
     return BatchResult(results=results, created=count["created"], updated=count["updated"], unchanged=count["unchanged"], failed=count["error"])
 
 
-def _customer_out(ctx: ProfilesContext, customer, principal: Principal) -> CustomerOut:
+def _customer_out(ctx: ProfilesContext, customer, principal: Principal, response: Response) -> CustomerOut:
+    """The customer, with its version as the `ETag` that a PATCH may send back in `If-Match`."""
+    response.headers["ETag"] = etag(customer.version)
     return customers.to_out(ctx, customer, with_personal_data=principal.may("pii:read"))
 
 
@@ -65,10 +70,9 @@ def _purchase_out(ctx: ProfilesContext, purchase) -> PurchaseOut:
              summary="Create a customer (the same external_id and body again returns the first, with 200)")
 async def create_customer(body: CustomerCreate, response: Response, db: DatabaseDep, ctx: ContextDep,
                           principal: Annotated[Principal, Depends(require("customers:write"))]):
-    async with db.transaction() as session:
-        customer, created = await customers.create_customer(session, ctx, body)
+    customer, created = await write(db, lambda session: customers.create_customer(session, ctx, body))
     response.status_code = 201 if created else 200
-    return _customer_out(ctx, customer, principal)
+    return _customer_out(ctx, customer, principal, response)
 
 
 @router.get("/customers", response_model=Page[CustomerOut], tags=["customers"], summary="List and search customers")
@@ -87,50 +91,57 @@ async def list_customers(
     filters = customers.CustomerFilter(external_id, tag, created_from, created_to, q, status)
     async with db.sessions() as session:
         rows, next_cursor = await customers.list_customers(session, ctx, filters, cursor=cursor, limit=limit)
-    return Page(items=[_customer_out(ctx, row, principal) for row in rows], next_cursor=next_cursor)
+    with_personal_data = principal.may("pii:read")
+    return Page(items=[customers.to_out(ctx, row, with_personal_data=with_personal_data) for row in rows], next_cursor=next_cursor)
 
 
 @router.post("/customers:batch", response_model=BatchResult, tags=["customers"], summary="Upsert up to 5,000 customers by external_id")
 async def upsert_customers(body: BatchRequest, db: DatabaseDep, ctx: ContextDep, _: Annotated[Principal, Depends(require("customers:write"))]):
     _check_batch_size(ctx, body)
-    async with db.transaction() as session:
-        outcomes = await customers.upsert_customers(session, ctx, body.items)
-    return _batch_result(outcomes)
+    return _batch_result(await write(db, lambda session: customers.upsert_customers(session, ctx, body.items)))
 
 
 @router.post("/customers:merge", response_model=MergeOut, tags=["customers"], summary="Merge duplicates into a survivor")
 async def merge_customers(body: MergeRequest, db: DatabaseDep, ctx: ContextDep,
                           principal: Annotated[Principal, Depends(require("customers:merge"))]):
-    async with db.transaction() as session:
-        survivor, moved_purchases, moved_interactions = await customers.merge_customers(session, ctx, body.survivor_id, body.duplicate_ids)
-    return MergeOut(survivor=_customer_out(ctx, survivor, principal), merged_ids=list(dict.fromkeys(body.duplicate_ids)),
+    survivor, moved_purchases, moved_interactions = await write(
+        db, lambda session: customers.merge_customers(session, ctx, body.survivor_id, body.duplicate_ids))
+    survivor_out = customers.to_out(ctx, survivor, with_personal_data=principal.may("pii:read"))
+    return MergeOut(survivor=survivor_out, merged_ids=list(dict.fromkeys(body.duplicate_ids)),
                     moved_purchases=moved_purchases, moved_interactions=moved_interactions)
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"], summary="Get a customer")
-async def get_customer(customer_id: str, db: DatabaseDep, ctx: ContextDep, principal: Annotated[Principal, Depends(require("customers:read"))]):
+async def get_customer(customer_id: str, response: Response, db: DatabaseDep, ctx: ContextDep,
+                       principal: Annotated[Principal, Depends(require("customers:read"))]):
     async with db.sessions() as session:
         customer = await customers.get_customer(session, customer_id)
     if customer.status == "erased":
         raise Problem(410, "Customer erased", f"customer '{customer_id}' was erased", field="customer_id")
-    return _customer_out(ctx, customer, principal)
+    return _customer_out(ctx, customer, principal, response)
 
 
-@router.patch("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"], summary="Change some fields of a customer")
-async def update_customer(customer_id: str, body: CustomerUpdate, db: DatabaseDep, ctx: ContextDep,
-                          principal: Annotated[Principal, Depends(require("customers:write"))]):
-    async with db.transaction() as session:
-        customer = await customers.get_customer(session, customer_id)
+@router.patch("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"],
+              summary="Change some fields of a customer (send the ETag you read as If-Match to refuse a stale change with 412)")
+async def update_customer(customer_id: str, body: CustomerUpdate, response: Response, db: DatabaseDep, ctx: ContextDep,
+                          principal: Annotated[Principal, Depends(require("customers:write"))],
+                          if_match: Annotated[str | None, Header(max_length=500)] = None):
+    async def change(session):
+        customer = await customers.get_customer(session, customer_id, for_update=True)
+        check_if_match(if_match, customer.version)
         await customers.update_customer(session, ctx, customer, body)
-    return _customer_out(ctx, customer, principal)
+        return customer
+
+    return _customer_out(ctx, await write(db, change), principal, response)
 
 
 @router.delete("/customers/{customer_id}", status_code=204, tags=["customers"],
                summary="Erase a customer's personal data, keeping a tombstone")
 async def erase_customer(customer_id: str, db: DatabaseDep, ctx: ContextDep, _: Annotated[Principal, Depends(require("customers:erase"))]):
-    async with db.transaction() as session:
-        customer = await customers.get_customer(session, customer_id)
-        await customers.erase_customer(session, ctx, customer)
+    async def erase(session):
+        await customers.erase_customer(session, ctx, await customers.get_customer(session, customer_id, for_update=True))
+
+    await write(db, erase)
     return Response(status_code=204)
 
 
@@ -149,8 +160,7 @@ async def duplicates(customer_id: str, db: DatabaseDep, _: Annotated[Principal, 
              summary="Record a purchase (idempotent by order_id)")
 async def record_purchase(body: PurchaseCreate, response: Response, db: DatabaseDep, ctx: ContextDep,
                           _: Annotated[Principal, Depends(require("purchases:write"))]):
-    async with db.transaction() as session:
-        purchase, created = await purchases.record_purchase(session, ctx, body)
+    purchase, created = await write(db, lambda session: purchases.record_purchase(session, ctx, body))
     response.status_code = 201 if created else 200
     return _purchase_out(ctx, purchase)
 
@@ -161,9 +171,7 @@ async def record_purchases(body: PurchaseBatchRequest, db: DatabaseDep, ctx: Con
                            _: Annotated[Principal, Depends(require("purchases:write"))]):
     _check_batch_size(ctx, body)
     items = purchases.validate_items(body.items)
-    async with db.transaction() as session:
-        outcomes = await purchases.record_purchases(session, ctx, items, backfill=body.backfill)
-    return _batch_result(outcomes)
+    return _batch_result(await write(db, lambda session: purchases.record_purchases(session, ctx, items, backfill=body.backfill)))
 
 
 @router.get("/purchases/{purchase_id}", response_model=PurchaseOut, tags=["purchases"], summary="Get a purchase")
@@ -176,9 +184,11 @@ async def get_purchase(purchase_id: str, db: DatabaseDep, ctx: ContextDep, _: An
              summary="Refund a purchase in full or in part (idempotent by refund_id)")
 async def refund_purchase(purchase_id: str, body: RefundCreate, response: Response, db: DatabaseDep, ctx: ContextDep,
                           _: Annotated[Principal, Depends(require("purchases:write"))]):
-    async with db.transaction() as session:
-        purchase = await purchases.get_purchase(session, purchase_id)
-        refund, created = await purchases.refund_purchase(session, ctx, purchase, body)
+    async def refund_locked(session):
+        purchase = await purchases.get_purchase(session, purchase_id, for_update=True)
+        return await purchases.refund_purchase(session, ctx, purchase, body)
+
+    refund, created = await write(db, refund_locked)
     response.status_code = 201 if created else 200
     return RefundOut(id=refund.id, refund_id=refund.refund_id, purchase_id=refund.purchase_id,
                      amount=ctx.to_amount(refund.amount_minor), occurred_at=refund.occurred_at)
@@ -200,8 +210,7 @@ async def list_purchases(customer_id: str, db: DatabaseDep, ctx: ContextDep, _: 
              summary="Log a call, visit, email, chat or follow-up")
 async def log_interaction(body: InteractionCreate, db: DatabaseDep, ctx: ContextDep,
                           principal: Annotated[Principal, Depends(require("interactions:write"))]):
-    async with db.transaction() as session:
-        interaction = await interactions.log_interaction(session, ctx, body)
+    interaction = await write(db, lambda session: interactions.log_interaction(session, ctx, body))
     return interactions.interaction_out(ctx, interaction, with_personal_data=principal.may("pii:read"))
 
 

@@ -68,25 +68,33 @@ def current_fields(ctx: ProfilesContext, customer: Customer) -> dict:
     return _personal_fields(ctx, customer) | {name: getattr(customer, name) for name in PLAIN_FIELDS}
 
 
-async def get_customer(session: AsyncSession, customer_id: str, *, field: str = "customer_id") -> Customer:
-    customer = await session.get(Customer, customer_id)
+async def get_customer(session: AsyncSession, customer_id: str, *, field: str = "customer_id", for_update: bool = False) -> Customer:
+    """`for_update` locks the row until commit, so that concurrent changes apply one after the other."""
+    customer = await session.get(Customer, customer_id, with_for_update=for_update or None, populate_existing=for_update)
     if customer is None:
         raise Problem(404, "Not Found", f"no customer with id '{customer_id}'", field=field)
     return customer
 
 
 async def resolve_active(session: AsyncSession, customer_id: str, *, field: str) -> Customer:
-    """Follows merges to the surviving customer; an erased or unknown customer is an error."""
-    customer = await session.get(Customer, customer_id)
+    """Follows merges to the surviving customer; an erased or unknown customer is an error.
+
+    Each customer on the way is share-locked until commit: a merge (which locks for update) either
+    waits for this write, and then moves what it wrote, or ends first, and this write follows it."""
+    customer = await share_locked(session, customer_id)
     for _ in range(10):
         if customer is None or customer.status != "merged":
             break
-        customer = await session.get(Customer, customer.merged_into)
+        customer = await share_locked(session, customer.merged_into)
     if customer is None:
         raise Problem(422, "Unknown customer", f"no customer with id '{customer_id}'", field=field)
     if customer.status == "erased":
         raise Problem(422, "Customer erased", f"customer '{customer_id}' was erased", field=field)
     return customer
+
+
+async def share_locked(session: AsyncSession, customer_id: str) -> Customer | None:
+    return await session.get(Customer, customer_id, with_for_update={"read": True}, populate_existing=True)
 
 
 async def _assert_contact_free(session: AsyncSession, ctx: ProfilesContext, fields: dict, *, except_id: str | None) -> None:
@@ -157,6 +165,11 @@ async def create_customer(session: AsyncSession, ctx: ProfilesContext, data: Cus
                 return existing, False
             raise Problem(409, "Duplicate customer", "a different customer already has this external_id",
                           field="external_id", existing_id=existing.id)
+    return await _insert_customer(session, ctx, fields, external_id), True
+
+
+async def _insert_customer(session: AsyncSession, ctx: ProfilesContext, fields: dict, external_id: str | None) -> Customer:
+    """A new customer; a concurrent insert of the same external_id, email or phone fails on the unique index."""
     await _assert_contact_free(session, ctx, fields, except_id=None)
     now = utcnow()
     customer = Customer(id=new_id(), external_id=external_id, created_at=now, updated_at=now)
@@ -165,10 +178,10 @@ async def create_customer(session: AsyncSession, ctx: ProfilesContext, data: Cus
     await session.flush()
     await _write_search_rows(session, ctx, customer, fields)
     await _publish(session, ctx, CustomerCreated(
-        customer_id=customer.id, external_id=external_id, tags=customer.tags, has_email=bool(fields.get("email")),
+        customer_id=customer.id, external_id=external_id, tag_count=len(customer.tags), has_email=bool(fields.get("email")),
         has_phone=bool(fields.get("phone")), consent=customer.consent, created_at=now,
     ))
-    return customer, True
+    return customer
 
 
 EMPTY = {"tags": [], "attributes": {}, "consent": {}}
@@ -196,7 +209,7 @@ async def update_customer(session: AsyncSession, ctx: ProfilesContext, customer:
     await _assert_contact_free(session, ctx, changed, except_id=customer.id)
     await _write_changes(session, ctx, customer, changed)
     await _publish(session, ctx, CustomerUpdated(
-        customer_id=customer.id, changed_fields=sorted(changed), tags=customer.tags, consent=customer.consent,
+        customer_id=customer.id, changed_fields=sorted(changed), tag_count=len(customer.tags), consent=customer.consent,
         updated_at=customer.updated_at,
     ))
     return True
@@ -205,6 +218,7 @@ async def update_customer(session: AsyncSession, ctx: ProfilesContext, customer:
 async def merge_customers(session: AsyncSession, ctx: ProfilesContext, survivor_id: str, duplicate_ids: list[str]) -> tuple[Customer, int, int]:
     if survivor_id in duplicate_ids:
         raise Problem(422, "Validation failed", "the survivor cannot also be a duplicate", field="duplicate_ids")
+    await _lock_in_order(session, [survivor_id, *duplicate_ids])
     survivor = await get_customer(session, survivor_id, field="survivor_id")
     if survivor.status != "active":
         raise Problem(409, "Customer not active", f"survivor is {survivor.status}", field="survivor_id")
@@ -217,6 +231,12 @@ async def merge_customers(session: AsyncSession, ctx: ProfilesContext, survivor_
         moved_purchases += purchases
         moved_interactions += interactions
     return survivor, moved_purchases, moved_interactions
+
+
+async def _lock_in_order(session: AsyncSession, customer_ids: list[str]) -> None:
+    """Locks every customer of a merge, always in id order, so that two merges cannot deadlock."""
+    query = sa.select(Customer).where(Customer.id.in_(set(customer_ids))).order_by(Customer.id)
+    await session.scalars(query.with_for_update().execution_options(populate_existing=True))
 
 
 async def _absorb(session: AsyncSession, ctx: ProfilesContext, survivor: Customer, duplicate: Customer) -> tuple[int, int]:
@@ -326,20 +346,30 @@ async def upsert_customers(session: AsyncSession, ctx: ProfilesContext, items: l
         except ValidationError as error:
             outcomes.append(invalid_outcome(error))
             continue
-        try:
-            async with session.begin_nested():
-                outcomes.append(await _upsert_one(session, ctx, data))
-        except Problem as problem:
-            outcomes.append(problem_outcome(problem))
-        except IntegrityError:
-            outcomes.append(error_outcome(409, "Conflict", "conflicts with another item or customer", "external_id"))
+        outcomes.append(await _upsert_in_savepoint(session, ctx, data))
     return outcomes
 
 
+async def _upsert_in_savepoint(session: AsyncSession, ctx: ProfilesContext, data: CustomerUpsert) -> ItemOutcome:
+    """A savepoint per item; an item that lost a race to a concurrent writer is decided again, seeing the winner."""
+    for _ in range(2):
+        try:
+            async with session.begin_nested():
+                return await _upsert_one(session, ctx, data)
+        except Problem as problem:
+            return problem_outcome(problem)
+        except IntegrityError:
+            continue
+    return error_outcome(409, "Conflict", "conflicts with another item or customer", "external_id")
+
+
 async def _upsert_one(session: AsyncSession, ctx: ProfilesContext, data: CustomerUpsert) -> ItemOutcome:
-    existing = await session.scalar(sa.select(Customer).where(Customer.external_id == data.external_id))
+    query = sa.select(Customer).where(Customer.external_id == data.external_id)
+    existing = await session.scalar(query.with_for_update().execution_options(populate_existing=True))
     if existing is None:
-        customer, _ = await create_customer(session, ctx, data)
+        # Not create_customer: a row that appeared since the lookup must fail the insert, so that
+        # the item is decided again as an update (see _upsert_in_savepoint).
+        customer = await _insert_customer(session, ctx, normalised_contact(ctx, _fields_of(data, only_sent=False)), data.external_id)
         return ItemOutcome("created", 201, record_id=customer.id)
     changed = await update_customer(session, ctx, existing, data)
     return ItemOutcome("updated" if changed else "unchanged", 200, record_id=existing.id)

@@ -106,9 +106,12 @@ async def _resolve_customers(session: AsyncSession, items: list[PurchaseCreate])
     """(field, reference) → active customer id (merges followed), or the Outcome that explains why not."""
     by_id = {item.customer_id for item in items if item.customer_id}
     by_external = {item.customer_external_id for item in items if item.customer_external_id}
+    found = {field: await _customers_where(session, column, references)
+             for field, column, references in (("customer_id", Customer.id, by_id), ("customer_external_id", Customer.external_id, by_external))}
+    await _share_lock(session, {row.id for rows in found.values() for row in rows})
     resolved: dict = {}
-    for field, column, references in (("customer_id", Customer.id, by_id), ("customer_external_id", Customer.external_id, by_external)):
-        for row in await _customers_where(session, column, references):
+    for field, references in (("customer_id", by_id), ("customer_external_id", by_external)):
+        for row in found[field]:
             reference = getattr(row, "id" if field == "customer_id" else "external_id")
             try:
                 resolved[(field, reference)] = row.id if row.status == "active" else (await resolve_active(session, row.id, field=field)).id
@@ -131,6 +134,15 @@ async def _customers_where(session: AsyncSession, column, values: set[str]) -> l
     for chunk in _in_chunks(values):
         rows += (await session.scalars(sa.select(Customer).where(column.in_(chunk)))).all()
     return rows
+
+
+async def _share_lock(session: AsyncSession, customer_ids: set[str]) -> None:
+    """Locks the batch's customers until commit, all in id order (as merges do, so neither waits on the
+    other in a circle), and reloads them: a merge of one of them either waits and then moves what
+    this batch writes, or ended before, and the batch follows it (see resolve_active)."""
+    for chunk in _in_chunks(customer_ids):
+        query = sa.select(Customer).where(Customer.id.in_(chunk)).order_by(Customer.id).with_for_update(read=True)
+        await session.scalars(query.execution_options(populate_existing=True))
 
 
 async def _existing_orders(session: AsyncSession, order_ids: list[str]) -> dict[str, tuple[str, str]]:
@@ -176,8 +188,9 @@ async def list_purchases(session: AsyncSession, customer_id: str, *, cursor: str
     return await keyset_page(session, query, time_column=Purchase.occurred_at, id_column=Purchase.id, cursor=cursor, limit=limit)
 
 
-async def get_purchase(session: AsyncSession, purchase_id: str) -> Purchase:
-    purchase = await session.get(Purchase, purchase_id)
+async def get_purchase(session: AsyncSession, purchase_id: str, *, for_update: bool = False) -> Purchase:
+    """`for_update` locks the row until commit: refunds of one purchase are decided one after the other."""
+    purchase = await session.get(Purchase, purchase_id, with_for_update=for_update or None, populate_existing=for_update)
     if purchase is None:
         raise Problem(404, "Not Found", f"no purchase with id '{purchase_id}'", field="purchase_id")
     return purchase

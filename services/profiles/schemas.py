@@ -1,16 +1,21 @@
 """Request and response models of the profiles API. Validation names the field at fault."""
 
 import json
+import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.common.catalog import InteractionOutcome
+from services.common.text import RequestModel
 from services.common.timeutil import as_utc
 
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s,]+$")]
 Text200 = Annotated[str, Field(min_length=1, max_length=200)]
+# Consent is published, so what it is given for is a code (e.g. `sms`, `email_marketing`), not text.
+ConsentCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -24,14 +29,16 @@ def _aware(moment: datetime) -> datetime:
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
+# An amount is a string of ASCII digits with at most one dot and digits on both sides of it, after
+# an optional sign: "128.50", "7", "+3.5". Not "1e3", "1_000", ".5", full-width digits, NaN or
+# Infinity, which Decimal() would take. The sign is accepted so that "-3" gets the clearer message.
+AMOUNT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
 def _decimal_string(value: str) -> str:
-    try:
-        amount = Decimal(value)
-    except (InvalidOperation, TypeError):
-        raise ValueError("must be a decimal number written as a string, e.g. \"128.50\"") from None
-    if not amount.is_finite():
-        raise ValueError("must be a finite decimal number")
-    if amount < 0:
+    if not AMOUNT.fullmatch(value):
+        raise ValueError("must be a decimal number of ASCII digits and at most one dot, written as a string, e.g. \"128.50\"")
+    if Decimal(value) < 0:
         raise ValueError("must not be negative")
     return value
 
@@ -39,11 +46,7 @@ def _decimal_string(value: str) -> str:
 AmountString = Annotated[str, Field(max_length=32, examples=["128.50"]), AfterValidator(_decimal_string)]
 
 
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class CustomerFields(StrictModel):
+class CustomerFields(RequestModel):
     name: Text200 | None = None
     email: Annotated[str, Field(max_length=254)] | None = None
     phone: Annotated[str, Field(max_length=40)] | None = None
@@ -51,7 +54,7 @@ class CustomerFields(StrictModel):
     company: Text200 | None = None
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None
     attributes: dict | None = None
-    consent: dict[str, bool] | None = None
+    consent: dict[ConsentCode, bool] | None = None
 
     @field_validator("attributes")
     @classmethod
@@ -94,7 +97,7 @@ class CustomerOut(BaseModel):
     updated_at: datetime
 
 
-class MergeRequest(StrictModel):
+class MergeRequest(RequestModel):
     survivor_id: str = Field(min_length=1, max_length=36)
     duplicate_ids: list[Annotated[str, Field(min_length=1, max_length=36)]] = Field(min_length=1, max_length=50)
 
@@ -112,7 +115,7 @@ class DuplicateCandidate(BaseModel):
     score: float
 
 
-class PurchaseCreate(StrictModel):
+class PurchaseCreate(RequestModel):
     order_id: Annotated[str, Field(min_length=1, max_length=200)]
     customer_id: Annotated[str, Field(min_length=1, max_length=36)] | None = None
     customer_external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -128,7 +131,7 @@ class PurchaseCreate(StrictModel):
         return self
 
 
-class RefundCreate(StrictModel):
+class RefundCreate(RequestModel):
     refund_id: Annotated[str, Field(min_length=1, max_length=200)]
     amount: AmountString | None = Field(default=None, description="Omit for a full refund of what remains.")
     occurred_at: AwareDatetime
@@ -155,11 +158,11 @@ class PurchaseOut(BaseModel):
     backfill: bool
 
 
-class InteractionCreate(StrictModel):
+class InteractionCreate(RequestModel):
     customer_id: Annotated[str, Field(min_length=1, max_length=36)]
     channel: Literal["call", "visit", "email", "chat", "follow_up"]
     direction: Literal["inbound", "outbound"]
-    outcome: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    outcome: InteractionOutcome | None = Field(None, description="A fixed code (it is published); write anything else in `note`.")
     note: Annotated[str, Field(max_length=10_000)] | None = None
     occurred_at: AwareDatetime
 

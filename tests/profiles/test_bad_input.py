@@ -1,4 +1,7 @@
-"""Every malformed request gets a 4xx problem+json that names the field, and writes nothing."""
+"""Every malformed request gets a 4xx problem+json that names the field, and writes nothing,
+on SQLite and on PostgreSQL (the `profiles` fixture runs each case on both)."""
+
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -7,6 +10,9 @@ from services.common.delivery_tables import outbox
 
 GOOD_PURCHASE = {"order_id": "o-ok", "customer_id": "CUSTOMER", "amount": "10.00", "occurred_at": "2026-03-01T10:00:00+08:00"}
 LONG = "长" * 201
+NUL, SURROGATE = "\x00", "\ud800"  # neither can be stored by PostgreSQL
+INTERACTION = {"customer_id": "CUSTOMER", "channel": "call", "direction": "inbound", "occurred_at": "2026-03-01T10:00:00Z"}
+REFUND = {"refund_id": "r", "amount": "1.00", "occurred_at": "2026-03-02T10:00:00Z"}
 
 # (method, path, body, expected status, expected field)
 CASES = [
@@ -57,6 +63,46 @@ CASES = [
     ("GET", "/v1/customers?limit=0", None, 422, "limit"),
     ("GET", "/v1/customers?cursor=garbage", None, 400, "cursor"),
     ("GET", "/v1/customers?created_from=2026-01-01T00:00:00", None, 422, "created_from"),
+    # What an amount is: ASCII digits, at most one dot, an optional sign, at most 32 characters.
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": "1e999999"}, 422, "amount"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": "1e3"}, 422, "amount"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": "1_000"}, 422, "amount"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": "１０"}, 422, "amount"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": "٣"}, 422, "amount"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": ".5"}, 422, "amount"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": "1.2.3"}, 422, "amount"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": "Infinity"}, 422, "amount"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": "9" * 33}, 422, "amount"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": "9" * 30}, 422, "amount"),
+    ("POST", "/v1/purchases/PURCHASE/refunds", {**REFUND, "amount": "1e999999"}, 422, "amount"),
+    # Text PostgreSQL cannot store, wherever it is.
+    ("POST", "/v1/customers", {"name": "张" + NUL}, 422, "name"),
+    ("POST", "/v1/customers", {"name": "张" + SURROGATE}, 422, "name"),
+    ("POST", "/v1/customers", {"name": "张三", "address": SURROGATE}, 422, "address"),
+    ("POST", "/v1/customers", {"name": "张三", "company": "a" + NUL}, 422, "company"),
+    ("POST", "/v1/customers", {"name": "张三", "external_id": NUL}, 422, "external_id"),
+    ("POST", "/v1/customers", {"name": "张三", "email": "a" + NUL + "@example.com"}, 422, "email"),
+    ("POST", "/v1/customers", {"name": "张三", "tags": ["ok", "v" + NUL]}, 422, "tags[1]"),
+    ("POST", "/v1/customers", {"name": "张三", "attributes": {"k": {"deep": ["ok", NUL]}}}, 422, "attributes.k.deep[1]"),
+    ("POST", "/v1/customers", {"name": "张三", "attributes": {"k": SURROGATE}}, 422, "attributes.k"),
+    ("POST", "/v1/customers", {"name": "张三", "attributes": {"k" + NUL: 1}}, 422, "attributes"),
+    ("POST", "/v1/customers", {"name": "张三", "consent": {"sms" + SURROGATE: True}}, 422, "consent"),
+    ("PATCH", "/v1/customers/CUSTOMER", {"company": NUL}, 422, "company"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "order_id": "o" + NUL}, 422, "order_id"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "channel": SURROGATE}, 422, "channel"),
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": "10" + NUL}, 422, "amount"),
+    ("POST", "/v1/purchases/PURCHASE/refunds", {**REFUND, "refund_id": "r" + NUL}, 422, "refund_id"),
+    ("POST", "/v1/interactions", {**INTERACTION, "note": "回访" + NUL}, 422, "note"),
+    ("POST", "/v1/interactions", {**INTERACTION, "outcome": SURROGATE}, 422, "outcome"),
+    ("POST", "/v1/customers:merge", {"survivor_id": "a" + NUL, "duplicate_ids": ["CUSTOMER"]}, 422, "survivor_id"),
+    ("GET", "/v1/customers?external_id=%00", None, 422, "external_id"),
+    ("GET", "/v1/customers?q=%E5%BC%A0%00", None, 422, "q"),
+    ("GET", "/v1/customers?tag=vip%00", None, 422, "tag"),
+    ("GET", "/v1/customers/a%00b", None, 422, "customer_id"),
+    ("PATCH", "/v1/customers/a%00b", {"company": "x"}, 422, "customer_id"),
+    ("GET", "/v1/purchases/a%00b", None, 422, "purchase_id"),
+    ("POST", "/v1/api-keys", {"name": "pos" + NUL, "role": "service"}, 422, "name"),
+    ("DELETE", "/v1/api-keys/a%00b", None, 422, "key_id"),
 ]
 
 
@@ -101,13 +147,37 @@ async def test_malformed_requests_get_a_problem_that_names_the_field(profiles, s
     if body == "not json":
         response = await profiles.client.request(method, path, content=b"{not json", headers=profiles.auth() | {"content-type": "application/json"})
     else:
-        response = await profiles.client.request(method, path, json=body, headers=profiles.auth())
+        # json.dumps escapes a lone surrogate as \\ud800, as a client's JSON encoder would.
+        content = None if body is None else json.dumps(body).encode()
+        response = await profiles.client.request(method, path, content=content, headers=profiles.auth() | {"content-type": "application/json"})
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert {"type", "title", "status", "detail"} <= problem.keys()
     assert field in [error["field"] for error in problem.get("errors", [])], problem
     assert await _row_counts(profiles) == before
+
+
+async def test_a_batch_item_with_unstorable_text_fails_alone(profiles, seeded):
+    customer_id, _ = seeded
+    before = await _row_counts(profiles)
+    items = [{**GOOD_PURCHASE, "customer_id": customer_id, "order_id": "o" + NUL},
+             {**GOOD_PURCHASE, "customer_id": customer_id, "amount": "1e999999"}]
+    response = await profiles.client.post("/v1/purchases:batch", json={"items": items}, headers=profiles.auth())
+    assert response.status_code == 200, response.text
+    assert [result["error"]["errors"][0]["field"] for result in response.json()["results"]] == ["order_id", "amount"]
+    upsert = await profiles.client.post("/v1/customers:batch", json={"items": [{"external_id": "x", "name": "n", "tags": [NUL]}]},
+                                        headers=profiles.auth())
+    assert upsert.json()["results"][0]["error"]["errors"][0]["field"] == "tags[0]"
+    assert await _row_counts(profiles) == before
+
+
+async def test_amounts_with_a_sign_or_padding_are_still_amounts(profiles, seeded):
+    customer_id, _ = seeded
+    for order_id, amount, stored in (("o-plus", "+3.5", "3.50"), ("o-pad", " 7 ", "7.00"), ("o-zeros", "007.10", "7.10")):
+        body = {**GOOD_PURCHASE, "customer_id": customer_id, "order_id": order_id, "amount": amount}
+        response = await profiles.client.post("/v1/purchases", json=body, headers=profiles.auth())
+        assert (response.status_code, response.json()["amount"]) == (201, stored)
 
 
 async def test_an_oversize_body_is_refused_before_it_is_read(profiles):

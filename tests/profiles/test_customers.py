@@ -176,10 +176,35 @@ async def test_an_analyst_sees_customers_without_personal_data(profiles):
 
 async def test_personal_data_survives_a_key_rotation_and_re_encryption(profiles):
     customer_id = (await create(profiles)).json()["id"]
-    old_keys = profiles.platform.secrets.encryption_keys
+    old_keys = profiles.platform.settings.encryption_keys.split(",")
     new_key = Fernet.generate_key().decode()
     rewritten = await reencrypt_personal_data(profiles.database, FieldCipher([new_key, *old_keys]))
     assert rewritten == 1
     async with profiles.database.sessions() as session:
         row = await session.get(Customer, customer_id)
     assert FieldCipher([new_key]).decrypt(row.name_enc) == ZHANG["name"]
+
+
+async def test_a_patch_with_a_stale_if_match_changes_nothing(profiles):
+    created = await profiles.client.post("/v1/customers", json={"name": "周七"}, headers=profiles.auth())
+    first_tag = created.headers["etag"]
+    assert first_tag == f'"{created.json()["version"]}"'
+    path = f"/v1/customers/{created.json()['id']}"
+    changed = await profiles.client.patch(path, json={"company": "甲"}, headers=profiles.auth() | {"If-Match": first_tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != first_tag
+    stale = await profiles.client.patch(path, json={"company": "乙"}, headers=profiles.auth() | {"If-Match": first_tag})
+    assert stale.status_code == 412 and stale.headers["content-type"] == "application/problem+json"
+    assert stale.json()["errors"][0]["field"] == "If-Match" and stale.json()["current_etag"] == changed.headers["etag"]
+    current = await profiles.client.get(path, headers=profiles.auth())
+    assert current.json()["company"] == "甲" and current.headers["etag"] == changed.headers["etag"]
+    etag = current.headers["etag"]
+    for index, if_match in enumerate(("*", '"0", {etag}', None)):
+        headers = profiles.auth() | ({"If-Match": if_match.format(etag=etag)} if if_match else {})
+        response = await profiles.client.patch(path, json={"company": f"丙{index}"}, headers=headers)
+        assert response.status_code == 200, response.text
+        etag = response.headers["etag"]
+
+
+async def test_consent_is_given_for_codes_only_since_it_is_published(profiles):
+    refused = await create(profiles, consent={"王先生的短信": True})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"].startswith("consent")
