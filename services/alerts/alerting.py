@@ -75,7 +75,7 @@ async def acknowledge(session: AsyncSession, ctx: AlertsContext, alert: Alert, *
         raise Problem(409, "Conflict", f"the alert is {alert.status}; only an open alert can be acknowledged", field="status")
     alert.status, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", at, by
     alert.note = note if note is not None else alert.note
-    await _publish(session, ctx, alert, "acknowledged", at=at, changed_by=by)
+    await _publish(session, ctx, alert, "acknowledged", at=at, actor_id=by)
     ctx.alert_metrics.status_changes.labels("acknowledged", "person").inc()
     return alert
 
@@ -86,7 +86,7 @@ async def resolve(session: AsyncSession, ctx: AlertsContext, alert: Alert, *, by
         raise Problem(409, "Conflict", "the alert is already resolved", field="status")
     alert.status, alert.resolved_at, alert.resolved_by, alert.resolution, alert.open_key = "resolved", at, by, resolution, None
     alert.note = note if note is not None else alert.note
-    await _publish(session, ctx, alert, "resolved", at=at, changed_by=by)
+    await _publish(session, ctx, alert, "resolved", at=at, actor_id=by)
     ctx.alert_metrics.status_changes.labels("resolved", "system" if by == SYSTEM else "person").inc()
     return alert
 
@@ -113,21 +113,21 @@ async def get_alert(session: AsyncSession, alert_id: str, *, for_update: bool = 
     return alert
 
 
-def event_payload(alert: Alert, event_kind: str, *, at: datetime, changed_by: str | None = None) -> catalog.AlertEvent:
+def event_payload(alert: Alert, event_kind: str, *, at: datetime, actor_id: str | None = None) -> catalog.AlertEvent:
     """Everything a subscriber needs without calling back; never the note (free text)."""
     change = event_kind in ("acknowledged", "resolved")
     return EVENT_MODELS[event_kind](
         customer_id=alert.customer_id, alert_id=alert.id, kind=event_kind, severity=alert.severity, rule=alert.rule,
         rule_version=alert.rule_version, dedup_key=alert.dedup_key, facts=alert.facts, due_at=alert.due_at,
         detected_at=alert.detected_at, alert_kind=alert.kind, status=alert.status,
-        changed_by=changed_by if change else None, resolution=alert.resolution if event_kind == "resolved" else None,
+        actor_id=actor_id if change else None, resolution=alert.resolution if event_kind == "resolved" else None,
         changed_at=at,
     )
 
 
 async def _publish(session: AsyncSession, ctx: AlertsContext, alert: Alert, event_kind: str, *, at: datetime,
-                   changed_by: str | None = None) -> None:
+                   actor_id: str | None = None) -> None:
     # The envelope is made once: Kafka and the webhooks carry the same event id.
-    envelope, topic = ctx.events.entry(event_payload(alert, event_kind, at=at, changed_by=changed_by))
+    envelope, topic = ctx.events.entry(event_payload(alert, event_kind, at=at, actor_id=actor_id))
     await add_events(session, [(envelope, topic)])
     await dispatch.enqueue(session, envelope, alert_kind=alert.kind, severity=alert.severity, alert_id=alert.id, at=at)

@@ -70,7 +70,7 @@ async def get_alert(alert_id: str, db: DatabaseDep, principal: Reader):
 async def acknowledge_alert(alert_id: str, db: DatabaseDep, ctx: ContextDep, principal: Manager, body: AlertChange | None = None):
     async with db.transaction() as session:
         alert = await alerting.get_alert(session, alert_id, for_update=True)
-        await alerting.acknowledge(session, ctx, alert, by=principal.key_id, note=(body or AlertChange()).note, at=ctx.clock.now())
+        await alerting.acknowledge(session, ctx, alert, by=principal.subject, note=(body or AlertChange()).note, at=ctx.clock.now())
     return _alert_out(alert, principal)
 
 
@@ -78,7 +78,7 @@ async def acknowledge_alert(alert_id: str, db: DatabaseDep, ctx: ContextDep, pri
 async def resolve_alert(alert_id: str, db: DatabaseDep, ctx: ContextDep, principal: Manager, body: AlertChange | None = None):
     async with db.transaction() as session:
         alert = await alerting.get_alert(session, alert_id, for_update=True)
-        await alerting.resolve(session, ctx, alert, by=principal.key_id, resolution="manual",
+        await alerting.resolve(session, ctx, alert, by=principal.subject, resolution="manual",
                                note=(body or AlertChange()).note, at=ctx.clock.now())
     return _alert_out(alert, principal)
 
@@ -100,7 +100,7 @@ async def get_rules(db: DatabaseDep, _: Reader):
 @router.put("/alert-rules", response_model=RulesOut, tags=["alert rules"], summary="Replace the rules: a new version")
 async def put_rules(body: RuleSet, db: DatabaseDep, ctx: ContextDep, principal: RulesWriter):
     async with db.transaction() as session:
-        await alerting.save_rules(session, body, by=principal.key_id, at=ctx.clock.now())
+        await alerting.save_rules(session, body, by=principal.subject, at=ctx.clock.now())
         return await _rules_out(session)
 
 
@@ -117,7 +117,7 @@ def _webhook_out(webhook: Webhook) -> dict:
              summary="Add an endpoint; a standard endpoint's secret is in this answer only")
 async def create_webhook(body: WebhookCreate, db: DatabaseDep, ctx: ContextDep, principal: WebhookAdmin):
     async with db.transaction() as session:
-        webhook, secret = await subscriptions.create_webhook(session, ctx, body, by=principal.key_id, at=ctx.clock.now())
+        webhook, secret = await subscriptions.create_webhook(session, ctx, body, by=principal.subject, at=ctx.clock.now())
     return WebhookCreated(**_webhook_out(webhook), secret=secret)
 
 

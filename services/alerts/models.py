@@ -35,9 +35,9 @@ class Alert(SQLModel, table=True):
     detected_at: datetime = _time()
     created_at: datetime = _time(index=True)
     acknowledged_at: datetime | None = _time(nullable=True)
-    acknowledged_by: str | None = Field(default=None, max_length=36)
+    acknowledged_by: str | None = Field(default=None, max_length=200)  # principal.subject
     resolved_at: datetime | None = _time(nullable=True)
-    resolved_by: str | None = Field(default=None, max_length=36)  # a key id, or "system"
+    resolved_by: str | None = Field(default=None, max_length=200)  # principal.subject, or "system"
     resolution: str | None = Field(default=None, max_length=30)  # why: manual, purchase, interaction, …
     note: str | None = Field(default=None, max_length=2000)  # free text: never on the bus
 
@@ -47,7 +47,7 @@ class AlertRuleVersion(SQLModel, table=True):
     version: int = Field(primary_key=True)
     rules: dict = _json()
     created_at: datetime = _time()
-    created_by: str = Field(max_length=36)
+    created_by: str = Field(max_length=200)
 
 
 class CustomerView(SQLModel, table=True):
@@ -80,7 +80,7 @@ class Webhook(SQLModel, table=True):
     consecutive_failures: int = 0
     next_send_at: datetime | None = _time(nullable=True)
     created_at: datetime = _time(index=True)
-    created_by: str = Field(max_length=36)
+    created_by: str = Field(max_length=200)
 
 
 class WebhookDelivery(SQLModel, table=True):

@@ -219,10 +219,12 @@ class AlertEvent(EventPayload):
     facts: dict[str, float | int | str | bool | None] = Field(description="The numbers that triggered the alert.")
     due_at: datetime | None = None
     detected_at: datetime
-    alert_kind: str | None = Field(default=None, description="On acknowledged and resolved: the kind of the alert that changed.")
+    alert_kind: Literal["churn_risk", "follow_up_due", "sla_warning", "sla_breached", "detractor"] | None = Field(
+        default=None, description="The kind of the alert itself; on acknowledged and resolved, of the alert that changed.")
     status: Literal["open", "acknowledged", "resolved"] | None = None
-    changed_by: str | None = Field(default=None, description="API key id of the person, or 'system' for an automatic change.")
-    resolution: str | None = Field(default=None, description="Why it was resolved: manual, purchase, interaction, complaint_answered, …")
+    actor_id: str | None = Field(default=None, description="Who changed it: `key:<API key id>`, an identity provider's subject, or `system`.")
+    resolution: Literal["manual", "purchase", "reactivated", "interaction", "complaint_answered"] | None = Field(
+        default=None, description="Why it was resolved: by a person, or the cause went away.")
     changed_at: datetime | None = None
 
 

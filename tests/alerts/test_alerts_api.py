@@ -31,7 +31,7 @@ async def test_a_person_acknowledges_then_resolves_with_who_when_and_a_note(aler
     assert (await alerts.client.post(f"/v1/alerts/{alert['id']}:resolve", headers=alerts.auth(agent))).status_code == 409
     [ack_event] = await alerts.alert_events("pulse.alert.acknowledged.v1")
     [resolved_event] = await alerts.alert_events("pulse.alert.resolved.v1")
-    assert ack_event.data["changed_by"] == resolved_event.data["changed_by"] == acknowledged["acknowledged_by"]
+    assert ack_event.data["actor_id"] == resolved_event.data["actor_id"] == acknowledged["acknowledged_by"]
     assert "note" not in ack_event.data and "calling" not in str(ack_event.data)  # free text never on the bus
     # Resolved by a person: the same cause raises again, once the quiet period is over.
     await alerts.advance(timedelta(days=8))

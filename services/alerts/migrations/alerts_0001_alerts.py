@@ -37,9 +37,9 @@ def upgrade() -> None:
         _time("detected_at"),
         _time("created_at"),
         _time("acknowledged_at", nullable=True),
-        sa.Column("acknowledged_by", sa.String(36), nullable=True),
+        sa.Column("acknowledged_by", sa.String(200), nullable=True),
         _time("resolved_at", nullable=True),
-        sa.Column("resolved_by", sa.String(36), nullable=True),
+        sa.Column("resolved_by", sa.String(200), nullable=True),
         sa.Column("resolution", sa.String(30), nullable=True),
         sa.Column("note", sa.String(2000), nullable=True),
     )
@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("rules", sa.JSON(), nullable=False),
         _time("created_at"),
-        sa.Column("created_by", sa.String(36), nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
     )
     op.create_table(
         "alert_customers",
@@ -78,7 +78,7 @@ def upgrade() -> None:
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
         _time("next_send_at", nullable=True),
         _time("created_at"),
-        sa.Column("created_by", sa.String(36), nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
     )
     op.create_index("ix_webhooks_created_at", "webhooks", ["created_at"])
     op.create_table(
