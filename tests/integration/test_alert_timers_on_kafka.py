@@ -50,12 +50,14 @@ async def send_complaint(kafka_bootstrap: str, topic: str, event_class, *, compl
 
 
 def alert_records(records, kind: str, complaint_id: str) -> list:
-    found = []
+    """One entry per event id: delivery is at least once (a relay killed between the broker's ack
+    and marking its row sent sends that event again, same id), and subscribers de-duplicate on id."""
+    found = {}
     for record in records:
         data = json.loads(record.value)
         if data.get("kind") == kind and data.get("facts", {}).get("complaint_id") == complaint_id:
-            found.append((record, data))
-    return found
+            found.setdefault(dict(record.headers)["ce_id"], (record, data))
+    return list(found.values())
 
 
 def parse(moment: str) -> datetime:
