@@ -25,8 +25,6 @@ def alerts_process(tmp_path, kafka_bootstrap) -> tuple[ServiceProcess, dict]:
         "PULSE_BUS": "kafka", "PULSE_KAFKA_BOOTSTRAP": kafka_bootstrap, "PULSE_DATA_DIR": str(tmp_path),
         "PULSE_AUTH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'auth.db'}",
         "PULSE_ALERTS_SECRET_KEYS": Fernet.generate_key().decode(), "PULSE_KAFKA_PARTITIONS": "3",
-        # The platform asks every process for these; the alerts service uses none (not the profiles keys).
-        "PULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "PULSE_HASH_KEY": "unused-by-alerts",
         "PULSE_TOPIC_COMPLAINTS": f"t{suffix}.complaints", "PULSE_TOPIC_ALERTS": f"t{suffix}.alerts",
     }
     for name in ("customers", "purchases", "interactions", "feedback", "scores"):
