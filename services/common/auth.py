@@ -20,37 +20,46 @@ from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.timeutil import UTCDateTime, utcnow
 
+# Per service, what each role may do; a role's permissions are the union over the services.
+PROFILES = {
+    "admin": {"customers:read", "customers:write", "customers:merge", "customers:erase", "pii:read",
+              "purchases:read", "purchases:write", "interactions:read", "interactions:write", "keys:manage"},
+    "manager": {"customers:read", "customers:write", "customers:merge", "customers:erase", "pii:read",
+                "purchases:read", "purchases:write", "interactions:read", "interactions:write"},
+    "agent": {"customers:read", "customers:write", "pii:read", "purchases:read", "interactions:read", "interactions:write"},
+    "analyst": {"customers:read", "purchases:read", "interactions:read"},
+    "service": {"customers:read", "customers:write", "pii:read", "purchases:read", "purchases:write",
+                "interactions:read", "interactions:write"},
+}
 # feedback: complaints, service levels (calendars, policies), surveys, points, feedback items.
 # `text:read` is the free text people typed there (descriptions, reasons, comments, feedback).
-FEEDBACK_ALL = frozenset({
+FEEDBACK_ALL = {
     "complaints:read", "complaints:write", "sla:manage", "surveys:manage", "surveys:send", "surveys:answer",
     "surveys:read", "feedback:read", "feedback:write", "points:read", "points:write", "text:read",
-})
+}
+FEEDBACK_WORK = {
+    "complaints:read", "complaints:write", "surveys:send", "surveys:answer", "surveys:read",
+    "feedback:read", "feedback:write", "points:read", "points:write", "text:read",
+}
+FEEDBACK = {
+    "admin": FEEDBACK_ALL, "manager": FEEDBACK_ALL, "agent": FEEDBACK_WORK, "service": FEEDBACK_WORK,
+    "analyst": {"complaints:read", "surveys:read", "feedback:read", "points:read"},
+}
+SCORING = {
+    "admin": {"scores:read", "standard:write", "models:refit"},
+    "manager": {"scores:read", "standard:write", "models:refit"},
+    "agent": {"scores:read"}, "analyst": {"scores:read"}, "service": {"scores:read"},
+}
+ALERTS_ALL = {"alerts:read", "alerts:notes", "alerts:manage", "alert-rules:write", "webhooks:manage"}
+ALERTS = {
+    "admin": ALERTS_ALL, "manager": ALERTS_ALL,
+    "agent": {"alerts:read", "alerts:notes", "alerts:manage"},
+    "analyst": {"alerts:read"},
+    "service": {"alerts:read", "alerts:notes", "alerts:manage"},
+}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({
-        "customers:read", "customers:write", "customers:merge", "customers:erase", "pii:read",
-        "purchases:read", "purchases:write", "interactions:read", "interactions:write", "keys:manage",
-    }) | FEEDBACK_ALL,
-    "manager": frozenset({
-        "customers:read", "customers:write", "customers:merge", "customers:erase", "pii:read",
-        "purchases:read", "purchases:write", "interactions:read", "interactions:write",
-    }) | FEEDBACK_ALL,
-    "agent": frozenset({
-        "customers:read", "customers:write", "pii:read", "purchases:read", "interactions:read", "interactions:write",
-        "complaints:read", "complaints:write", "surveys:send", "surveys:answer", "surveys:read",
-        "feedback:read", "feedback:write", "points:read", "points:write", "text:read",
-    }),
-    "analyst": frozenset({
-        "customers:read", "purchases:read", "interactions:read",
-        "complaints:read", "surveys:read", "feedback:read", "points:read",
-    }),
-    "service": frozenset({
-        "customers:read", "customers:write", "pii:read", "purchases:read", "purchases:write",
-        "interactions:read", "interactions:write",
-        "complaints:read", "complaints:write", "surveys:send", "surveys:answer", "surveys:read",
-        "feedback:read", "feedback:write", "points:read", "points:write", "text:read",
-    }),
+    role: frozenset(PROFILES[role] | FEEDBACK[role] | SCORING[role] | ALERTS[role]) for role in PROFILES
 }
 
 metadata = sa.MetaData()

@@ -222,7 +222,7 @@ class LifecycleChanged(EventPayload):
 class AlertEvent(EventPayload):
     topic = "alerts"
     alert_id: str
-    kind: Literal["churn_risk", "sla_warning", "sla_breached", "detractor", "resolved"]
+    kind: Literal["churn_risk", "follow_up_due", "sla_warning", "sla_breached", "detractor", "acknowledged", "resolved"]
     severity: Literal["info", "warning", "critical"]
     rule: str
     rule_version: int
@@ -230,10 +230,21 @@ class AlertEvent(EventPayload):
     facts: dict[str, float | int | str | bool | None] = Field(description="The numbers that triggered the alert.")
     due_at: datetime | None = None
     detected_at: datetime
+    alert_kind: Literal["churn_risk", "follow_up_due", "sla_warning", "sla_breached", "detractor"] | None = Field(
+        default=None, description="The kind of the alert itself; on acknowledged and resolved, of the alert that changed.")
+    status: Literal["open", "acknowledged", "resolved"] | None = None
+    actor_id: str | None = Field(default=None, description="Who changed it: `key:<API key id>`, an identity provider's subject, or `system`.")
+    resolution: Literal["manual", "purchase", "reactivated", "interaction", "complaint_answered"] | None = Field(
+        default=None, description="Why it was resolved: by a person, or the cause went away.")
+    changed_at: datetime | None = None
 
 
 class ChurnRiskAlert(AlertEvent):
     event_type = "pulse.alert.churn_risk.v1"
+
+
+class FollowUpDueAlert(AlertEvent):
+    event_type = "pulse.alert.follow_up_due.v1"
 
 
 class SlaWarningAlert(AlertEvent):
@@ -248,6 +259,10 @@ class DetractorAlert(AlertEvent):
     event_type = "pulse.alert.detractor.v1"
 
 
+class AlertAcknowledged(AlertEvent):
+    event_type = "pulse.alert.acknowledged.v1"
+
+
 class AlertResolved(AlertEvent):
     event_type = "pulse.alert.resolved.v1"
 
@@ -260,7 +275,7 @@ CATALOG: dict[str, type[EventPayload]] = {
         SurveyResponded, FeedbackReceived, LoyaltyPointsChanged,
         ComplaintOpened, ComplaintUpdated, ComplaintResolved, ComplaintReopened, ComplaintClosed,
         ScoreUpdated, TierChanged, LifecycleChanged,
-        ChurnRiskAlert, SlaWarningAlert, SlaBreachedAlert, DetractorAlert, AlertResolved,
+        ChurnRiskAlert, FollowUpDueAlert, SlaWarningAlert, SlaBreachedAlert, DetractorAlert, AlertAcknowledged, AlertResolved,
     )
 }
 

@@ -1,0 +1,133 @@
+"""Alerts kept and changed: raised from a rule's candidate (at most one open per de-dup key, none
+in a quiet period), acknowledged or resolved by a person or when the cause goes away. Every
+change goes on `pulse.alerts` and to the webhooks that subscribe, in the same transaction."""
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.alerts import dispatch
+from services.alerts.context import AlertsContext
+from services.alerts.models import Alert, AlertRuleVersion
+from services.alerts.rules.config import RuleSet
+from services.alerts.rules.decisions import Candidate
+from services.common import catalog
+from services.common.errors import Problem
+from services.common.ids import new_id
+from services.common.outbox import add_events
+
+EVENT_MODELS: dict[str, type[catalog.AlertEvent]] = {
+    "churn_risk": catalog.ChurnRiskAlert, "follow_up_due": catalog.FollowUpDueAlert,
+    "sla_warning": catalog.SlaWarningAlert, "sla_breached": catalog.SlaBreachedAlert,
+    "detractor": catalog.DetractorAlert, "acknowledged": catalog.AlertAcknowledged, "resolved": catalog.AlertResolved,
+}
+# A threshold of a complaint's SLA is crossed once: these never open again, even after resolution.
+ONCE_ONLY = {"sla_warning", "sla_breached"}
+SYSTEM = "system"
+RULES_KEY = "alerts.rules"
+ALERTS = Alert.__table__
+
+
+async def current_rules(session: AsyncSession) -> tuple[int, RuleSet]:
+    """The newest stored version; version 0 is the built-in defaults, in force until a first PUT.
+    Read once per transaction: a batch of 500 timers or events asks once."""
+    if RULES_KEY not in session.info:
+        row = await session.scalar(sa.select(AlertRuleVersion).order_by(AlertRuleVersion.version.desc()).limit(1))
+        session.info[RULES_KEY] = (0, RuleSet()) if row is None else (row.version, RuleSet.model_validate(row.rules))
+    return session.info[RULES_KEY]
+
+
+async def save_rules(session: AsyncSession, rules: RuleSet, *, by: str, at: datetime) -> int:
+    version, _ = await current_rules(session)
+    session.add(AlertRuleVersion(version=version + 1, rules=rules.model_dump(mode="json"), created_at=at, created_by=by))
+    await session.flush()
+    session.info[RULES_KEY] = (version + 1, rules)
+    return version + 1
+
+
+async def raise_alert(session: AsyncSession, ctx: AlertsContext, candidate: Candidate, *, rule_version: int,
+                      quiet_hours: float, detected_at: datetime) -> Alert | None:
+    # Plain rows, not ORM units of work: a timer pass raises hundreds of these in one transaction.
+    latest = (await session.execute(
+        sa.select(Alert.status, Alert.created_at).where(Alert.dedup_key == candidate.dedup_key)
+        .order_by(Alert.created_at.desc()).limit(1)
+    )).first()
+    if latest is not None and (
+        latest.status != "resolved" or candidate.kind in ONCE_ONLY
+        or detected_at - latest.created_at < timedelta(hours=quiet_hours)
+    ):
+        return None
+    alert = Alert(
+        id=new_id(), kind=candidate.kind, severity=candidate.severity, status="open", customer_id=candidate.customer_id,
+        cause=candidate.cause, dedup_key=candidate.dedup_key, open_key=candidate.dedup_key, rule=candidate.rule,
+        rule_version=rule_version, facts=candidate.facts, due_at=candidate.due_at, detected_at=detected_at,
+        created_at=detected_at,
+    )
+    await session.execute(sa.insert(ALERTS).values({column.name: getattr(alert, column.name) for column in ALERTS.columns}))
+    await _publish(session, ctx, alert, alert.kind, at=detected_at)
+    ctx.alert_metrics.raised.labels(alert.kind, alert.severity).inc()
+    return alert
+
+
+async def acknowledge(session: AsyncSession, ctx: AlertsContext, alert: Alert, *, by: str, note: str | None, at: datetime) -> Alert:
+    if alert.status != "open":
+        raise Problem(409, "Conflict", f"the alert is {alert.status}; only an open alert can be acknowledged", field="status")
+    alert.status, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", at, by
+    alert.note = note if note is not None else alert.note
+    await _publish(session, ctx, alert, "acknowledged", at=at, actor_id=by)
+    ctx.alert_metrics.status_changes.labels("acknowledged", "person").inc()
+    return alert
+
+
+async def resolve(session: AsyncSession, ctx: AlertsContext, alert: Alert, *, by: str, resolution: str,
+                  note: str | None = None, at: datetime) -> Alert:
+    if alert.status == "resolved":
+        raise Problem(409, "Conflict", "the alert is already resolved", field="status")
+    alert.status, alert.resolved_at, alert.resolved_by, alert.resolution, alert.open_key = "resolved", at, by, resolution, None
+    alert.note = note if note is not None else alert.note
+    await _publish(session, ctx, alert, "resolved", at=at, actor_id=by)
+    ctx.alert_metrics.status_changes.labels("resolved", "system" if by == SYSTEM else "person").inc()
+    return alert
+
+
+async def resolve_open(session: AsyncSession, ctx: AlertsContext, *, customer_id: str, kinds: set[str], resolution: str,
+                       at: datetime, cause_prefix: str | None = None) -> int:
+    """The cause went away: every open or acknowledged alert of these kinds (and cause) is resolved."""
+    query = sa.select(Alert).where(Alert.customer_id == customer_id, Alert.kind.in_(kinds), Alert.status != "resolved")
+    if cause_prefix is not None:
+        query = query.where(Alert.cause.startswith(cause_prefix, autoescape=True))
+    alerts = (await session.scalars(query.order_by(Alert.created_at))).all()
+    for alert in alerts:
+        await resolve(session, ctx, alert, by=SYSTEM, resolution=resolution, at=at)
+    return len(alerts)
+
+
+async def get_alert(session: AsyncSession, alert_id: str, *, for_update: bool = False) -> Alert:
+    query = sa.select(Alert).where(Alert.id == alert_id)
+    if for_update:
+        query = query.with_for_update()
+    alert = await session.scalar(query)
+    if alert is None:
+        raise Problem(404, "Not found", f"no alert '{alert_id}'", field="alert_id")
+    return alert
+
+
+def event_payload(alert: Alert, event_kind: str, *, at: datetime, actor_id: str | None = None) -> catalog.AlertEvent:
+    """Everything a subscriber needs without calling back; never the note (free text)."""
+    change = event_kind in ("acknowledged", "resolved")
+    return EVENT_MODELS[event_kind](
+        customer_id=alert.customer_id, alert_id=alert.id, kind=event_kind, severity=alert.severity, rule=alert.rule,
+        rule_version=alert.rule_version, dedup_key=alert.dedup_key, facts=alert.facts, due_at=alert.due_at,
+        detected_at=alert.detected_at, alert_kind=alert.kind, status=alert.status,
+        actor_id=actor_id if change else None, resolution=alert.resolution if event_kind == "resolved" else None,
+        changed_at=at,
+    )
+
+
+async def _publish(session: AsyncSession, ctx: AlertsContext, alert: Alert, event_kind: str, *, at: datetime,
+                   actor_id: str | None = None) -> None:
+    # The envelope is made once: Kafka and the webhooks carry the same event id.
+    envelope, topic = ctx.events.entry(event_payload(alert, event_kind, at=at, actor_id=actor_id))
+    await add_events(session, [(envelope, topic)])
+    await dispatch.enqueue(session, envelope, alert_kind=alert.kind, severity=alert.severity, alert_id=alert.id, at=at)

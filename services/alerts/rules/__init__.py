@@ -1,0 +1,1 @@
+"""Pure alert rules: what raises an alert, how severe, its de-dup key, and the SLA timer plan."""
