@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from services.common.settings import Settings
-from services.scoring.cli import clv_app
+from services.scoring.analysis.cli import clv_app
 
 app = typer.Typer(help="Customer Pulse command line.", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)

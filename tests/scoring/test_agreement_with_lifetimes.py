@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 
-from services.scoring import bgnbd, clv, gamma_gamma, mbgnbd, paretonbd
-from services.scoring.special import gamma_poisson_at_least
+from services.scoring.btyd import bgnbd, clv, gamma_gamma, mbgnbd, paretonbd
+from services.scoring.btyd.special import gamma_poisson_at_least
 
 RTOL = 1e-6
 HORIZONS = (1.0, 30.0, 90.0, 365.0)

@@ -13,7 +13,8 @@ import rich.progress
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.scoring import cli, mbgnbd
+from services.scoring.analysis import cli
+from services.scoring.btyd import mbgnbd
 
 HEADER = "customer_id,occurred_at,amount\n"
 OUT_COLUMNS = [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.scoring.standard import DEFAULT_STANDARD, EvaluationStandard, InvalidStandard
+from services.scoring.scores.standard import DEFAULT_STANDARD, EvaluationStandard, InvalidStandard
 
 
 def test_default_standard_round_trips_through_its_dict():

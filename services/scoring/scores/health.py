@@ -8,7 +8,7 @@ indicator without data is left out and the weights of the others are renormalise
 import math
 from dataclasses import dataclass
 
-from services.scoring.standard import INDICATORS, EvaluationStandard, IndicatorSettings
+from services.scoring.scores.standard import INDICATORS, EvaluationStandard, IndicatorSettings
 
 NEUTRAL = 50.0
 
