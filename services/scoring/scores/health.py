@@ -46,7 +46,7 @@ class IndicatorExplanation:
 
 @dataclass(frozen=True)
 class HealthExplanation:
-    standard_version: str
+    standard_version: int
     score: float | None  # None when no weighted indicator has data
     indicators: tuple[IndicatorExplanation, ...]
 
