@@ -96,6 +96,7 @@ scores = sa.Table(
     sa.Column("clv_high", sa.Float(), nullable=True),
     sa.Column("rfm", sa.String(3), nullable=True),
     sa.Column("health", sa.Float(), nullable=True, index=True),
+    sa.Column("reported_health", sa.Float(), nullable=True),  # as last published in score.updated
     sa.Column("explanation", sa.JSON(), nullable=False),
     sa.Column("tier", sa.String(10), nullable=False, index=True),
     sa.Column("stage", sa.String(10), nullable=False, index=True),

@@ -105,6 +105,7 @@ def _create_scores() -> None:
         )),
         sa.Column("rfm", sa.String(3), nullable=True),
         sa.Column("health", sa.Float(), nullable=True),
+        sa.Column("reported_health", sa.Float(), nullable=True),
         sa.Column("explanation", sa.JSON(), nullable=False),
         sa.Column("tier", sa.String(10), nullable=False),
         sa.Column("stage", sa.String(10), nullable=False),
