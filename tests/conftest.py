@@ -4,6 +4,7 @@ PULSE_KAFKA_BOOTSTRAP (host:port) point the suite at servers that already run.""
 
 import asyncio
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
@@ -20,14 +21,24 @@ def pytest_addoption(parser):
 
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
-        backends = ["sqlite"] if metafunc.config.getoption("--sqlite-only") else ["sqlite", "postgres"]
+        backends = [pytest.param("sqlite")]
+        if not metafunc.config.getoption("--sqlite-only"):
+            backends.append(pytest.param("postgres", marks=pytest.mark.postgres))
         metafunc.parametrize("backend", backends, indirect=True)
+
+
+def pytest_collection_modifyitems(items):
+    """Markers follow from the real servers a test asks for, so `-m "not kafka"` leaves them out."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "kafka_bootstrap" in fixtures:
+            item.add_marker(pytest.mark.kafka)
+        if "postgres_server" in fixtures:
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture
 def backend(request):
-    if request.param == "postgres":
-        request.applymarker(pytest.mark.postgres)
     return request.param
 
 
@@ -70,12 +81,13 @@ def postgres_server(tmp_path_factory):
     if os.environ.get("PULSE_TEST_POSTGRES_URL"):
         yield ExternalPostgres(os.environ["PULSE_TEST_POSTGRES_URL"])
         return
-    server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    server = PostgresServer()
     server.start()
     try:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(server.workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

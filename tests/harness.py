@@ -1,18 +1,27 @@
-"""Builds services for tests the way the runner does, with a recorder subscribed to every topic."""
+"""Builds services for tests the way the runner does, with a recorder subscribed to every topic.
 
+`service_harness("feedback", settings)` starts any service's app on SQLite or PostgreSQL (by
+`settings.database_url`); `embedded_harness(settings)` starts all four on one in-process bus. A
+`ManualClock` makes time move only when the test says so.
+"""
+
+import importlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
 from services.common.bootstrap import all_topics
+from services.common.clock import Clock
 from services.common.events import Envelope, Message, from_message
 from services.common.service_app import Platform
 from services.common.settings import Settings
-from services.profiles.app import create_app as create_profiles
+
+SERVICES = ("profiles", "feedback", "scoring", "alerts")
 
 
 def settings_for_tests(data_dir, *, database_url: str = "", **overrides) -> Settings:
@@ -59,25 +68,73 @@ class ServiceHarness:
         while await self.app.state.relay.relay_once():
             pass
 
+    async def fire_due_timers(self) -> int:
+        """Fires what the clock says is due, now, instead of waiting for the timer loop."""
+        return await self.app.state.timers.fire_due()
+
     @property
     def database(self):
         return self.app.state.database
 
+    @property
+    def context(self):
+        return self.app.state.context
+
+    @property
+    def clock(self) -> Clock:
+        return self.platform.clock
+
+
+def create_app(service: str, platform: Platform) -> FastAPI:
+    return importlib.import_module(f"services.{service}.app").create_app(platform)
+
+
+def test_platform(settings: Settings, clock: Clock | None, service_settings: dict[str, Any]) -> tuple[Platform, Recorder]:
+    platform = Platform.from_settings(settings, clock=clock, service_settings=service_settings)
+    recorder = Recorder()
+    platform.bus.subscribe("test-recorder", all_topics(settings), recorder)
+    return platform, recorder
+
 
 @asynccontextmanager
-async def running(app: FastAPI, platform: Platform, recorder: Recorder) -> AsyncIterator[ServiceHarness]:
+async def running(app: FastAPI, platform: Platform, recorder: Recorder, admin_key: str | None = None) -> AsyncIterator[ServiceHarness]:
     async with app.router.lifespan_context(app):
-        _, admin_key = await platform.key_store.create(name="test admin", role="admin")
+        if admin_key is None:
+            _, admin_key = await platform.key_store.create(name="test admin", role="admin")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield ServiceHarness(app=app, client=client, platform=platform, admin_key=admin_key, recorder=recorder)
-    await platform.key_store.database.dispose()
+
+
+@asynccontextmanager
+async def service_harness(service: str, settings: Settings, *, clock: Clock | None = None, **service_settings: Any) -> AsyncIterator[ServiceHarness]:
+    platform, recorder = test_platform(settings, clock, service_settings)
+    try:
+        async with running(create_app(service, platform), platform, recorder) as harness:
+            yield harness
+    finally:
+        await platform.key_store.database.dispose()
 
 
 @asynccontextmanager
 async def profiles_service(settings: Settings) -> AsyncIterator[ServiceHarness]:
-    platform = Platform.from_settings(settings)
-    recorder = Recorder()
-    platform.bus.subscribe("test-recorder", all_topics(settings), recorder)
-    async with running(create_profiles(platform), platform, recorder) as harness:
+    async with service_harness("profiles", settings) as harness:
         yield harness
+
+
+@asynccontextmanager
+async def embedded_harness(settings: Settings, *, clock: Clock | None = None, **service_settings: Any) -> AsyncIterator[dict[str, ServiceHarness]]:
+    """All four services on one platform and one in-process bus, as `pulse run` has them.
+    With one SQLite folder every service gets a file of its own, as in the embedded mode."""
+    platform, recorder = test_platform(settings, clock, service_settings)
+    apps = {service: create_app(service, platform) for service in SERVICES}
+    try:
+        async with AsyncExitStack() as stack:
+            await platform.prepare_auth()
+            _, admin_key = await platform.key_store.create(name="test admin", role="admin")
+            harnesses = {}
+            for service, app in apps.items():
+                harnesses[service] = await stack.enter_async_context(running(app, platform, recorder, admin_key))
+            yield harnesses
+    finally:
+        await platform.key_store.database.dispose()

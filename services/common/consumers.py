@@ -8,6 +8,8 @@ offsets only after this returns, i.e. after the database commit.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +26,23 @@ from services.common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[AsyncSession, Envelope, EventPayload], Awaitable[None]]
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Delivery(Generic[C]):
+    """One event as a handler sees it: the transaction it commits in, its envelope, the service."""
+
+    session: AsyncSession
+    envelope: Envelope
+    context: C
+
+    @property
+    def backfill(self) -> bool:
+        return self.envelope.backfill
+
+
+EventHandler = Callable[[Delivery[Any], EventPayload], Awaitable[None]]
 
 
 class EventConsumer:
@@ -39,6 +57,7 @@ class EventConsumer:
         metrics: ServiceMetrics,
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
+        context: Any = None,
     ):
         unknown = set(handlers) - set(CATALOG)
         if unknown:
@@ -50,6 +69,7 @@ class EventConsumer:
         self.metrics = metrics
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
+        self.context = context
         self.topics = sorted({topic_of(event_type, topics) for event_type in handlers})
 
     def attach(self) -> None:
@@ -70,7 +90,7 @@ class EventConsumer:
             return "duplicate"
         handler = self.handlers.get(envelope.type)
         if handler is not None:
-            await handler(session, envelope, CATALOG[envelope.type].model_validate(envelope.data))
+            await handler(Delivery(session, envelope, self.context), CATALOG[envelope.type].model_validate(envelope.data))
         await mark_processed(session, consumer=self.name, event_id=envelope.id)
         return "processed" if handler else "ignored"
 

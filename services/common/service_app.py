@@ -3,9 +3,11 @@
 import asyncio
 import gc
 import logging
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -14,11 +16,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from services.common.auth import KeyStore
 from services.common.bootstrap import Secrets, build_bus, build_key_store, resolve_secrets
 from services.common.bus import Bus
+from services.common.clock import Clock, SystemClock
 from services.common.consumers import EventConsumer, EventHandler
+from services.common.context import ServiceContext
 from services.common.database import COMMON_MIGRATIONS, Database
 from services.common.errors import install_problem_handlers
+from services.common.event_writer import EventWriter
 from services.common.http import ServiceMiddleware
+from services.common.jobs import JobRunner, JobSpec
 from services.common.observability import ServiceMetrics
+from services.common.offload import Offloader
 from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
 from services.common.timers import TimerHandler, TimerService
@@ -34,13 +41,23 @@ class Platform:
     bus: Bus
     key_store: KeyStore
     secrets: Secrets
+    clock: Clock = field(default_factory=SystemClock)
+    # Values of service-specific settings that the environment does not give (tests set them here).
+    service_settings: dict[str, Any] = field(default_factory=dict)
     _auth_ready: asyncio.Lock = field(default_factory=asyncio.Lock)
     _auth_migrated: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, client_id: str = "pulse") -> "Platform":
+    def from_settings(cls, settings: Settings, *, client_id: str = "pulse", clock: Clock | None = None,
+                      service_settings: dict[str, Any] | None = None) -> "Platform":
         return cls(settings=settings, bus=build_bus(settings, client_id=client_id),
-                   key_store=build_key_store(settings), secrets=resolve_secrets(settings))
+                   key_store=build_key_store(settings), secrets=resolve_secrets(settings),
+                   clock=clock or SystemClock(), service_settings=dict(service_settings or {}))
+
+    def settings_for(self, settings_class: type[Settings]) -> Settings:
+        """The deployment's settings plus one service's own, all read from `PULSE_*` variables."""
+        own = {name: value for name, value in self.service_settings.items() if name in settings_class.model_fields}
+        return settings_class(**(self.settings.model_dump() | own))
 
     async def prepare_auth(self) -> None:
         async with self._auth_ready:
@@ -56,42 +73,57 @@ class ServiceSpec:
     description: str
     routers: list[APIRouter] = field(default_factory=list)
     migrations: Path | None = None
-    event_handlers: dict[str, EventHandler] = field(default_factory=dict)
-    timer_handlers: dict[str, TimerHandler] = field(default_factory=dict)
+    settings_class: type[Settings] = Settings
+    handlers: dict[str, EventHandler] = field(default_factory=dict)  # event type → handler (consumers.py)
+    timers: dict[str, TimerHandler] = field(default_factory=dict)  # timer kind → handler
+    jobs: list[JobSpec] = field(default_factory=list)
+    # Builds the service's own context from the common one (e.g. `base.extended(FeedbackContext, …)`).
+    make_context: Callable[[ServiceContext], ServiceContext] | None = None
+
+
+def build_context(spec: ServiceSpec, platform: Platform) -> ServiceContext:
+    settings = platform.settings_for(spec.settings_class)
+    migrations = [COMMON_MIGRATIONS / "versions"] + ([spec.migrations] if spec.migrations else [])
+    database = Database(settings.database_url_for(spec.name), migrations=migrations)
+    jobs = JobRunner(service=spec.name, database=database, jobs=spec.jobs)
+    base = ServiceContext(
+        service=spec.name, settings=settings, database=database, clock=platform.clock, metrics=ServiceMetrics(spec.name),
+        events=EventWriter(source=f"/pulse/{spec.name}", topics=settings.topics), offload=Offloader(settings.offload_workers),
+        jobs=jobs,
+    )
+    context = spec.make_context(base) if spec.make_context else base
+    jobs.bind(context)
+    return context
 
 
 def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
-    settings = platform.settings
-    metrics = ServiceMetrics(spec.name)
-    database = None
-    if spec.migrations is not None:
-        database = Database(settings.database_url_for(spec.name), migrations=[COMMON_MIGRATIONS / "versions", spec.migrations])
+    context = build_context(spec, platform)
+    settings, database, metrics = context.settings, context.database, context.metrics
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        tasks: list[asyncio.Task] = []
-        relay = None
         await platform.prepare_auth()
-        if database is not None:
-            await database.migrate()
-            relay = OutboxRelay(
-                database=database, bus=platform.bus, metrics=metrics,
-                batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
-                linger_seconds=settings.outbox_linger_seconds,
-            )
-            timers = TimerService(database=database, handlers=spec.timer_handlers, metrics=metrics)
-            database.after_commit.append(lambda info: info.get("outbox_written") and relay.wake())
-            database.after_commit.append(lambda info: info.get("timers_changed") and timers.wake())
-            app.state.relay = relay
-            if spec.event_handlers:
-                EventConsumer(
-                    name=spec.name, handlers=spec.event_handlers, database=database, bus=platform.bus,
-                    topics=settings.topics, metrics=metrics, max_attempts=settings.consumer_max_attempts,
-                    retry_base_seconds=settings.consumer_retry_base_seconds,
-                ).attach()
-            tasks.append(asyncio.create_task(relay.run(), name=f"{spec.name}:outbox"))
-            if spec.timer_handlers:
-                tasks.append(asyncio.create_task(timers.run(), name=f"{spec.name}:timers"))
+        await database.migrate()
+        relay = OutboxRelay(
+            database=database, bus=platform.bus, metrics=metrics,
+            batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
+            linger_seconds=settings.outbox_linger_seconds,
+        )
+        timers = TimerService(database=database, handlers=spec.timers, metrics=metrics, clock=context.clock, context=context)
+        database.after_commit.append(lambda info: info.get("outbox_written") and relay.wake())
+        database.after_commit.append(lambda info: info.get("timers_changed") and timers.wake())
+        app.state.relay = relay
+        app.state.timers = timers
+        if spec.handlers:
+            EventConsumer(
+                name=spec.name, handlers=spec.handlers, database=database, bus=platform.bus,
+                topics=settings.topics, metrics=metrics, max_attempts=settings.consumer_max_attempts,
+                retry_base_seconds=settings.consumer_retry_base_seconds, context=context,
+            ).attach()
+        tasks = [asyncio.create_task(relay.run(), name=f"{spec.name}:outbox")]
+        if spec.timers:
+            tasks.append(asyncio.create_task(timers.run(), name=f"{spec.name}:timers"))
+        context.jobs.start()
         await platform.bus.start()
         # What exists after start lives as long as the process: the collector need not walk it again
         # on every cycle, which keeps its pauses (and so tail latency) short.
@@ -103,14 +135,15 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await context.jobs.stop()
             await platform.bus.stop()
-            if relay is not None:
-                await relay.close()
-            if database is not None:
-                await database.dispose()
+            await relay.close()
+            context.offload.close()
+            await database.dispose()
 
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.context = context
     app.state.database = database
     app.state.metrics = metrics
     app.state.key_store = platform.key_store
@@ -133,14 +166,13 @@ def _operations_router(service: str) -> APIRouter:
     @router.get("/readyz", summary="The service can take traffic: its database answers")
     async def readyz(request: Request, response: Response) -> dict:
         checks: dict[str, str] = {}
-        database: Database | None = request.app.state.database
-        if database is not None:
-            try:
-                async with database.sessions() as session:
-                    await session.execute(sa.text("SELECT 1"))
-                checks["database"] = "ok"
-            except Exception as error:
-                checks["database"] = f"failing: {type(error).__name__}"
+        database: Database = request.app.state.database
+        try:
+            async with database.sessions() as session:
+                await session.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:
+            checks["database"] = f"failing: {type(error).__name__}"
         ready = all(value == "ok" for value in checks.values())
         response.status_code = 200 if ready else 503
         return {"status": "ready" if ready else "not ready", "service": service, "checks": checks}

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     outbox_linger_seconds: float = 0.05  # after a wake-up, wait this long so that more rows go in one pass
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
+    offload_workers: int = 1  # processes for CPU-heavy work such as model fits
 
     log_level: str = "INFO"
     topics: Topics = Field(default_factory=Topics)

@@ -10,10 +10,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.clock import Clock, ManualClock, SystemClock
 from services.common.database import Database
 from services.common.delivery_tables import timers
 from services.common.observability import ServiceMetrics
@@ -32,7 +34,19 @@ class DueTimer:
     attempts: int
 
 
-TimerHandler = Callable[[AsyncSession, DueTimer], Awaitable[None]]
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class TimerDelivery(Generic[C]):
+    """A due timer as its handler sees it: the transaction it fires in, the timer, the service."""
+
+    session: AsyncSession
+    timer: DueTimer
+    context: C
+
+
+TimerHandler = Callable[[TimerDelivery[Any]], Awaitable[None]]
 
 
 async def schedule_timer(session: AsyncSession, *, kind: str, key: str, due_at: datetime, payload: dict) -> None:
@@ -59,14 +73,20 @@ class TimerService:
         max_sleep_seconds: float = 1.0,
         batch_size: int = 500,
         retry_base_seconds: float = 1.0,
+        clock: Clock | None = None,
+        context: Any = None,
     ):
         self.database = database
+        self.clock = clock or SystemClock()
+        self.context = context
         self.handlers = handlers
         self.metrics = metrics
         self.max_sleep_seconds = max_sleep_seconds
         self.batch_size = batch_size
         self.retry_base_seconds = retry_base_seconds
         self._wake = asyncio.Event()
+        if isinstance(self.clock, ManualClock):
+            self.clock.on_move(self.wake)
 
     def wake(self) -> None:
         self._wake.set()
@@ -85,7 +105,7 @@ class TimerService:
                 await self._sleep_until_next()
 
     async def fire_due(self, now: datetime | None = None) -> int:
-        now = now or utcnow()
+        now = now or self.clock.now()
         async with self.database.transaction() as session:
             query = (
                 sa.select(timers).where(timers.c.due_at <= now, timers.c.kind.in_(list(self.handlers)))
@@ -102,7 +122,7 @@ class TimerService:
         timer = DueTimer(kind=row.kind, key=row.key, due_at=row.due_at, payload=row.payload, fired_at=now, attempts=row.attempts)
         try:
             async with session.begin_nested():
-                await self.handlers[row.kind](session, timer)
+                await self.handlers[row.kind](TimerDelivery(session, timer, self.context))
                 await session.execute(sa.delete(timers).where(timers.c.id == row.id))
         except Exception:
             log.exception("timer handler failed", extra={"service": self.metrics.service})
@@ -122,7 +142,7 @@ class TimerService:
         next_due = await self.next_due_at()
         delay = self.max_sleep_seconds
         if next_due is not None:
-            delay = min(delay, max(0.0, (next_due - utcnow()).total_seconds()))
+            delay = min(delay, max(0.0, (next_due - self.clock.now()).total_seconds()))
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
         except TimeoutError:

@@ -24,7 +24,7 @@ def _database(request: Request) -> Database:
 
 
 def _context(request: Request) -> ProfilesContext:
-    return request.app.state.profiles
+    return request.app.state.context
 
 
 DatabaseDep = Annotated[Database, Depends(_database)]

@@ -3,28 +3,25 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.common.catalog import EventPayload, topic_of
+from services.common.catalog import EventPayload
+from services.common.context import ServiceContext
 from services.common.errors import Problem
-from services.common.events import Envelope, envelope_for
+from services.common.events import Envelope
 from services.common.privacy import BlindIndex, FieldCipher
-from services.common.settings import Topics
-
-SOURCE = "/pulse/profiles"
 
 
 @dataclass(frozen=True)
-class ProfilesContext:
+class ProfilesContext(ServiceContext):
     cipher: FieldCipher
     index: BlindIndex
-    topics: Topics
     base_currency: str
     currency_decimals: int
     default_phone_region: str
     max_batch_items: int
 
     def event(self, payload: EventPayload, *, backfill: bool = False) -> tuple[Envelope, str]:
-        """The payload as an outbox entry: its envelope from this service, and its topic."""
-        return envelope_for(payload, source=SOURCE, backfill=backfill), topic_of(payload.event_type, self.topics)
+        """The payload as an outbox entry (the service's event writer makes it)."""
+        return self.events.entry(payload, backfill=backfill)
 
     def to_minor_units(self, amount: str, *, field: str) -> int:
         value = Decimal(amount)

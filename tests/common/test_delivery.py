@@ -34,7 +34,7 @@ class FlakyHandler:
         self.poison = poison
         self.seen: list[str] = []
 
-    async def __call__(self, session, envelope, payload) -> None:
+    async def __call__(self, delivery, payload) -> None:
         if payload.order_id in self.poison:
             raise ValueError("cannot handle this one")
         if self.failures_left:

@@ -26,7 +26,8 @@ class Fired:
         self.timers = []
         self.fail_times = fail_times
 
-    async def __call__(self, session, timer):
+    async def __call__(self, delivery):
+        timer = delivery.timer
         if self.fail_times:
             self.fail_times -= 1
             raise RuntimeError("handler failed")

@@ -2,11 +2,9 @@
 the platform's consumer runner (inbox included), so "exactly once" is measured where it matters."""
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.consumers import EventConsumer
+from services.common.consumers import Delivery, EventConsumer
 from services.common.database import COMMON_MIGRATIONS, Database
-from services.common.events import Envelope
 from services.common.kafka_bus import KafkaBus
 from services.common.observability import ServiceMetrics
 from services.common.settings import Topics
@@ -19,7 +17,8 @@ tally = sa.Table(
 )
 
 
-async def count_purchase(session: AsyncSession, envelope: Envelope, payload) -> None:
+async def count_purchase(delivery: Delivery, payload) -> None:
+    session = delivery.session
     updated = await session.execute(sa.update(tally).where(tally.c.order_id == payload.order_id).values(times=tally.c.times + 1))
     if updated.rowcount == 0:
         await session.execute(sa.insert(tally).values(order_id=payload.order_id, times=1))

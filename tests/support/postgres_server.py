@@ -1,5 +1,6 @@
 """A real PostgreSQL server for tests, run by deploy/postgres/postgres.sh."""
 
+import tempfile
 from pathlib import Path
 
 from tests.support.scripts import DEPLOY, free_port, run_script
@@ -8,10 +9,14 @@ POSTGRES_SH = DEPLOY / "postgres" / "postgres.sh"
 
 
 class PostgresServer:
-    """One server on 127.0.0.1 (trust auth, user `pulse`) whose cluster lives in `workdir`."""
+    """One server on 127.0.0.1 (trust auth, user `pulse`) whose cluster lives in `workdir`.
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
-        self.workdir = Path(workdir)
+    Without a `workdir` the cluster gets a folder of its own outside pytest's temporary tree:
+    every pytest session makes that tree's root owner-only again, and the server, which runs as
+    the `postgres` user, would then lose its way to a cluster of another session."""
+
+    def __init__(self, workdir: Path | None = None, port: int | None = None) -> None:
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="pulse-postgres-"))
         self.port = port or free_port()
 
     @property

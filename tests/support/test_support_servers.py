@@ -1,6 +1,7 @@
 """The test-support servers are real: messages and databases go through them."""
 
 import asyncio
+import shutil
 import uuid
 
 import asyncpg
@@ -54,9 +55,10 @@ def broker(tmp_path):
 
 
 @pytest.fixture
-def postgres(tmp_path):
-    with PostgresServer(tmp_path / "postgres") as server:
+def postgres():
+    with PostgresServer() as server:
         yield server
+    shutil.rmtree(server.workdir, ignore_errors=True)
 
 
 @pytest.mark.kafka

@@ -1,0 +1,69 @@
+"""A clock the tests move wakes the timer loop; CPU-heavy work runs in another process."""
+
+import asyncio
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.common.clock import ManualClock
+from services.common.database import COMMON_MIGRATIONS, Database
+from services.common.observability import ServiceMetrics
+from services.common.offload import Offloader
+from services.common.timers import TimerService, schedule_timer
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def test_a_manual_clock_moves_only_forward_and_tells_its_listeners():
+    clock = ManualClock(START)
+    moves = []
+    clock.on_move(lambda: moves.append(clock.now()))
+    assert clock.now() == START
+    clock.advance(timedelta(hours=1))
+    clock.advance(30)
+    assert moves == [START + timedelta(hours=1), START + timedelta(hours=1, seconds=30)]
+    with pytest.raises(ValueError):
+        clock.set(START)
+
+
+async def test_the_timer_loop_fires_when_the_clock_is_moved_past_a_due_time(tmp_path):
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'clock.db'}", migrations=[COMMON_MIGRATIONS / "versions"])
+    await database.migrate()
+    clock = ManualClock(START)
+    fired = []
+
+    async def on_due(delivery):
+        fired.append((delivery.timer.key, delivery.timer.fired_at, delivery.context))
+
+    service = TimerService(database=database, handlers={"churn": on_due}, metrics=ServiceMetrics("t"), clock=clock, context="ctx")
+    async with database.transaction() as session:
+        await schedule_timer(session, kind="churn", key="c-1", due_at=START + timedelta(days=30), payload={})
+    loop = asyncio.create_task(service.run())
+    try:
+        await asyncio.sleep(0.3)
+        assert fired == [], "fired before its time"
+        clock.advance(timedelta(days=30))
+        for _ in range(50):
+            if fired:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+        await database.dispose()
+    assert fired == [("c-1", START + timedelta(days=30), "ctx")]
+
+
+def _pid_and_square(value: int) -> tuple[int, int]:
+    return os.getpid(), value * value
+
+
+async def test_offloaded_work_runs_in_another_process():
+    offload = Offloader()
+    try:
+        pid, square = await offload.run(_pid_and_square, 12)
+    finally:
+        offload.close()
+    assert square == 144
+    assert pid != os.getpid()

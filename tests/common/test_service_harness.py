@@ -1,0 +1,25 @@
+"""Every service's app starts on SQLite and on PostgreSQL, with its own settings and context."""
+
+import pytest
+
+from services.common.context import ServiceContext
+from tests.harness import SERVICES, embedded_harness, service_harness, settings_for_tests
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_each_service_starts_and_is_ready(service, tmp_path, database_url):
+    async with service_harness(service, settings_for_tests(tmp_path, database_url=database_url)) as harness:
+        ready = await harness.client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["database"] == "ok"
+        assert isinstance(harness.context, ServiceContext)
+        assert harness.context.service == service
+        assert harness.context.events.source == f"/pulse/{service}"
+
+
+async def test_the_embedded_stack_runs_all_four_on_one_bus(tmp_path):
+    async with embedded_harness(settings_for_tests(tmp_path)) as stack:
+        assert set(stack) == set(SERVICES)
+        assert len({harness.platform.bus for harness in stack.values()}) == 1
+        for harness in stack.values():
+            assert (await harness.client.get("/readyz")).status_code == 200
