@@ -24,18 +24,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({
         "customers:read", "customers:write", "customers:merge", "customers:erase", "pii:read",
         "purchases:read", "purchases:write", "interactions:read", "interactions:write", "keys:manage",
+        "scores:read", "standard:write", "models:refit",
     }),
     "manager": frozenset({
         "customers:read", "customers:write", "customers:merge", "customers:erase", "pii:read",
         "purchases:read", "purchases:write", "interactions:read", "interactions:write",
+        "scores:read", "standard:write", "models:refit",
     }),
     "agent": frozenset({
         "customers:read", "customers:write", "pii:read", "purchases:read", "interactions:read", "interactions:write",
+        "scores:read",
     }),
-    "analyst": frozenset({"customers:read", "purchases:read", "interactions:read"}),
+    "analyst": frozenset({"customers:read", "purchases:read", "interactions:read", "scores:read"}),
     "service": frozenset({
         "customers:read", "customers:write", "pii:read", "purchases:read", "purchases:write",
-        "interactions:read", "interactions:write",
+        "interactions:read", "interactions:write", "scores:read",
     }),
 }
 

@@ -1,9 +1,9 @@
-"""Refits and the stored calibration and evaluation standard: load them, replace them, re-score everyone."""
+"""Refits and new evaluation standards: store them, put them in use, re-score everyone."""
 
-import asyncio
 import math
 from dataclasses import asdict
 from datetime import datetime
+from functools import partial
 
 import numpy as np
 import sqlalchemy as sa
@@ -11,21 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.cards import rescore
 from services.scoring.context import ScoringContext
+from services.scoring.in_use import fit_in_use, load_in_use
 from services.scoring.models import customers, evaluation_standards, model_fits, purchase_lines
-from services.scoring.scores.calibration import PRIORS, CalibrationRecord, Population, calibrate, calibration_of
-from services.scoring.scores.scorecard import Calibration, day_number
+from services.scoring.scores.calibration import CalibrationRecord, Population, calibrate, calibration_of
+from services.scoring.scores.scorecard import day_number
 from services.scoring.scores.standard import EvaluationStandard
 from services.scoring.scores.summary import UNITS_PER_CURRENCY, summarise_purchases
-from services.scoring.settings import ScoringSettings
-
-
-def default_standard(settings: ScoringSettings) -> EvaluationStandard:
-    return EvaluationStandard(score_change_step=settings.scoring_health_step)
-
-
-async def load_standard(session: AsyncSession, settings: ScoringSettings) -> EvaluationStandard:
-    body = await session.scalar(sa.select(evaluation_standards.c.body).order_by(evaluation_standards.c.version.desc()).limit(1))
-    return default_standard(settings) if body is None else EvaluationStandard.from_dict(body)
 
 
 async def save_standard(session: AsyncSession, body: dict, *, created_at: datetime, created_by: str | None) -> EvaluationStandard:
@@ -35,34 +26,6 @@ async def save_standard(session: AsyncSession, body: dict, *, created_at: dateti
     await session.execute(sa.insert(evaluation_standards).values(
         version=standard.version, body=standard.to_dict(), created_at=created_at, created_by=created_by))
     return standard
-
-
-def _record_of(row) -> CalibrationRecord:
-    return CalibrationRecord(model=row.model, status=row.status, population=row.population, converged=row.converged,
-                             log_likelihood=row.log_likelihood, message=row.message, purchase=row.purchase,
-                             order_value=row.order_value, clv_grid=row.clv_grid, rfm_edges=row.rfm_edges)
-
-
-async def fit_in_use(session: AsyncSession):
-    return (await session.execute(sa.select(model_fits).where(model_fits.c.in_use).order_by(model_fits.c.id.desc()).limit(1))).first()
-
-
-def priors_calibration(settings: ScoringSettings) -> Calibration:
-    record = CalibrationRecord(
-        model=settings.scoring_model, status=PRIORS, population=0, converged=False, log_likelihood=None, message="priors",
-        purchase={"params": settings.purchase_priors()}, order_value={"params": settings.order_value_priors()},
-        clv_grid=[], rfm_edges={},
-    )
-    return calibration_of(record, fit_id=None, months=settings.scoring_horizon_months,
-                          monthly_discount=settings.scoring_monthly_discount)
-
-
-async def load_calibration(session: AsyncSession, settings: ScoringSettings) -> Calibration:
-    row = await fit_in_use(session)
-    if row is None:
-        return priors_calibration(settings)
-    return calibration_of(_record_of(row), fit_id=row.id, months=settings.scoring_horizon_months,
-                          monthly_discount=settings.scoring_monthly_discount)
 
 
 async def load_population(session: AsyncSession, *, as_of: datetime) -> Population:
@@ -83,19 +46,19 @@ async def load_population(session: AsyncSession, *, as_of: datetime) -> Populati
 async def refit(ctx: ScoringContext, *, as_of: datetime | None = None, model: str | None = None) -> int:
     """Fits, stores the fit with its statistics, and when it is usable re-scores everyone with it."""
     as_of = as_of or ctx.now()
-    settings = ctx.settings
+    settings = ctx.scoring_settings
     async with ctx.database.sessions() as session:
         population = await load_population(session, as_of=as_of)
     # CPU-heavy and pure: off the event loop.
-    record = await asyncio.to_thread(
+    record = await ctx.offload.run(partial(
         calibrate, population, model=model or settings.scoring_model, min_population=settings.scoring_min_population,
         purchase_priors=settings.purchase_priors(), order_value_priors=settings.order_value_priors(),
         months=settings.scoring_horizon_months, monthly_discount=settings.scoring_monthly_discount,
-    )
+    ))
     async with ctx.database.transaction() as session:
         fit_id = await _store(session, record, as_of=as_of, fitted_at=ctx.now())
     if record.usable:
-        ctx.calibration = calibration_of(record, fit_id=fit_id, months=settings.scoring_horizon_months,
+        ctx.in_use.calibration = calibration_of(record, fit_id=fit_id, months=settings.scoring_horizon_months,
                                          monthly_discount=settings.scoring_monthly_discount)
         await rescore_everyone(ctx, reason="refit")
     return fit_id
@@ -118,7 +81,7 @@ async def rescore_everyone(ctx: ScoringContext, *, reason: str) -> int:
             batch = (await session.scalars(
                 sa.select(customers.c.customer_id)
                 .where(customers.c.merged_into.is_(None), customers.c.customer_id > after)
-                .order_by(customers.c.customer_id).limit(ctx.settings.scoring_rescore_batch)
+                .order_by(customers.c.customer_id).limit(ctx.scoring_settings.scoring_rescore_batch)
             )).all()
             for customer_id in batch:
                 await rescore(session, ctx, customer_id, reason=reason)
@@ -126,3 +89,38 @@ async def rescore_everyone(ctx: ScoringContext, *, reason: str) -> int:
             return done
         done += len(batch)
         after = batch[-1]
+
+
+async def refresh_in_use(ctx: ScoringContext) -> None:
+    """Picks up a calibration or standard that another instance stored."""
+    async with ctx.database.sessions() as session:
+        fit = await fit_in_use(session)
+        version = await session.scalar(sa.select(sa.func.max(evaluation_standards.c.version)))
+        stale = (None if fit is None else fit.id) != ctx.in_use.calibration.fit_id \
+            or (version or ctx.in_use.standard.version) != ctx.in_use.standard.version
+        if stale or not ctx.in_use.loaded:
+            await load_in_use(session, ctx)
+
+
+async def refit_when_due(ctx: ScoringContext) -> None:
+    """The scheduled refit; at start it runs only when no model was fitted within half an interval."""
+    async with ctx.database.sessions() as session:
+        newest = await session.scalar(sa.select(sa.func.max(model_fits.c.fitted_at)))
+    interval = ctx.scoring_settings.scoring_refit_interval_seconds
+    if newest is None or (ctx.now() - newest).total_seconds() >= interval / 2:
+        await refit(ctx)
+
+
+async def refresh_standard(session: AsyncSession, ctx: ScoringContext) -> None:
+    if not ctx.in_use.loaded:
+        await load_in_use(session, ctx)
+
+
+async def replace_standard(ctx: ScoringContext, body: dict, *, created_by: str | None) -> EvaluationStandard:
+    """Stores a new version, puts it in use, and re-scores everyone so that every score names it."""
+    body = {"score_change_step": ctx.scoring_settings.scoring_health_step, **body}
+    async with ctx.database.transaction() as session:
+        standard = await save_standard(session, body, created_at=ctx.now(), created_by=created_by)
+    ctx.in_use.standard = standard
+    await rescore_everyone(ctx, reason="standard")
+    return standard

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalog import LifecycleChanged, ScoreUpdated, TierChanged
-from services.common.outbox import add_events
 from services.common.timers import cancel_timer, schedule_timer
 from services.scoring.context import ScoringContext
 from services.scoring.facts import load_facts
+from services.scoring.in_use import load_in_use
 from services.scoring.models import score_changes, scores
 from services.scoring.scores.health import HealthExplanation, IndicatorExplanation, compare_explanations
 from services.scoring.scores.lifecycle import PROSPECT
@@ -63,6 +63,8 @@ async def current_score(session: AsyncSession, customer_id: str):
 async def rescore(session: AsyncSession, ctx: ScoringContext, customer_id: str, *, reason: str, backfill: bool = False,
                   as_of: datetime | None = None) -> Scorecard:
     """Scores the customer from their stored facts and stores the card; a card that moved is published."""
+    if not ctx.in_use.loaded:
+        await load_in_use(session, ctx)
     facts = await load_facts(session, customer_id)
     previous = await current_score(session, customer_id)
     as_of = as_of or ctx.now()
@@ -70,7 +72,7 @@ async def rescore(session: AsyncSession, ctx: ScoringContext, customer_id: str, 
     # A new latest purchase period: from at_risk or churned that is a reactivation.
     purchased = summary is not None and (previous is None or previous.last_purchase_day is None
                                          or summary.last_day > previous.last_purchase_day)
-    card = score_customer(facts, calibration=ctx.calibration, standard=ctx.standard, as_of=as_of,
+    card = score_customer(facts, calibration=ctx.in_use.calibration, standard=ctx.in_use.standard, as_of=as_of,
                           previous_stage=PROSPECT if previous is None else previous.stage, purchased=purchased)
     await store(session, ctx, customer_id, card, previous, reason=reason, backfill=backfill)
     return card
@@ -82,10 +84,10 @@ async def store(session: AsyncSession, ctx: ScoringContext, customer_id: str, ca
         reported_health=None if previous is None else previous.reported_health,
         previous_tier=UNRATED if previous is None else previous.tier,
         previous_stage=PROSPECT if previous is None else previous.stage,
-        card=card, step=ctx.standard.score_change_step,
+        card=card, step=ctx.in_use.standard.score_change_step,
     )
     reported = card.health.score if changes.health_moved else (None if previous is None else previous.reported_health)
-    row = score_row(card, fit_id=ctx.calibration.fit_id, reported_health=reported)
+    row = score_row(card, fit_id=ctx.in_use.calibration.fit_id, reported_health=reported)
     if previous is None:
         await session.execute(sa.insert(scores).values(customer_id=customer_id, **row))
     else:
@@ -130,7 +132,7 @@ async def _record_change(session: AsyncSession, ctx: ScoringContext, customer_id
     if changes.stage_changed:
         events.append(LifecycleChanged(customer_id=customer_id, stage=card.stage, previous_stage=previous_stage,
                                        reactivated=card.reactivated, p_alive=p_alive, changed_at=card.as_of))
-    await add_events(session, [ctx.event(payload, backfill=backfill) for payload in events])
+    await ctx.events.add_many(session, events, backfill=backfill)
 
 
 def _why(previous, card: Scorecard) -> list[dict]:

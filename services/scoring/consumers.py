@@ -8,46 +8,46 @@ from services.common.catalog import (
     ComplaintEvent, CustomerCreated, CustomerErased, CustomerMerged, FeedbackReceived, InteractionLogged,
     PurchaseRecorded, PurchaseRefunded, SurveyResponded,
 )
-from services.common.timers import DueTimer
+from services.common.consumers import Delivery
+from services.common.timers import TimerDelivery
 from services.scoring import facts
 from services.scoring.cards import CHURN_TIMER, rescore
-from services.scoring.context import Delivery
+from services.scoring.context import ScoringContext
 
 
-async def _customer(delivery: Delivery, customer_id: str) -> str:
+async def _customer(delivery: Delivery[ScoringContext], customer_id: str) -> str:
     survivor = await facts.survivor_of(delivery.session, customer_id)
     await facts.know_customer(delivery.session, survivor)
     return survivor
 
 
-async def _rescore(delivery: Delivery, customer_id: str, reason: str) -> None:
+async def _rescore(delivery: Delivery[ScoringContext], customer_id: str, reason: str) -> None:
     await rescore(delivery.session, delivery.context, customer_id, reason=reason, backfill=delivery.backfill)
 
 
-async def on_customer_created(delivery: Delivery, payload: CustomerCreated) -> None:
+async def on_customer_created(delivery: Delivery[ScoringContext], payload: CustomerCreated) -> None:
     await facts.know_customer(delivery.session, payload.customer_id, created_at=payload.created_at)
-    customer_id = await _customer(delivery, payload.customer_id)
-    await _rescore(delivery, customer_id, "created")
+    await _rescore(delivery, await facts.survivor_of(delivery.session, payload.customer_id), "created")
 
 
-async def on_customer_merged(delivery: Delivery, payload: CustomerMerged) -> None:
+async def on_customer_merged(delivery: Delivery[ScoringContext], payload: CustomerMerged) -> None:
     survivor = await _customer(delivery, payload.customer_id)
     await facts.merge(delivery.session, survivor=survivor, duplicate=payload.merged_customer_id)
     await _rescore(delivery, survivor, "merged")
 
 
-async def on_customer_erased(delivery: Delivery, payload: CustomerErased) -> None:
+async def on_customer_erased(delivery: Delivery[ScoringContext], payload: CustomerErased) -> None:
     await facts.mark_erased(delivery.session, await _customer(delivery, payload.customer_id), erased_at=payload.erased_at)
 
 
-async def on_purchase_recorded(delivery: Delivery, payload: PurchaseRecorded) -> None:
+async def on_purchase_recorded(delivery: Delivery[ScoringContext], payload: PurchaseRecorded) -> None:
     customer_id = await _customer(delivery, payload.customer_id)
     await facts.record_purchase(delivery.session, customer_id, purchase_id=payload.purchase_id, amount=payload.amount,
                                 occurred_at=payload.occurred_at)
     await _rescore(delivery, customer_id, "purchase")
 
 
-async def on_purchase_refunded(delivery: Delivery, payload: PurchaseRefunded) -> None:
+async def on_purchase_refunded(delivery: Delivery[ScoringContext], payload: PurchaseRefunded) -> None:
     customer_id = await _customer(delivery, payload.customer_id)
     await facts.record_refund(delivery.session, customer_id, refund_id=payload.refund_id, purchase_id=payload.purchase_id,
                               amount=payload.amount, purchase_occurred_at=payload.purchase_occurred_at,
@@ -55,24 +55,24 @@ async def on_purchase_refunded(delivery: Delivery, payload: PurchaseRefunded) ->
     await _rescore(delivery, customer_id, "refund")
 
 
-async def on_interaction_logged(delivery: Delivery, payload: InteractionLogged) -> None:
+async def on_interaction_logged(delivery: Delivery[ScoringContext], payload: InteractionLogged) -> None:
     customer_id = await _customer(delivery, payload.customer_id)
     await facts.record_interaction(delivery.session, customer_id, occurred_at=payload.occurred_at)
 
 
-async def on_survey_responded(delivery: Delivery, payload: SurveyResponded) -> None:
+async def on_survey_responded(delivery: Delivery[ScoringContext], payload: SurveyResponded) -> None:
     customer_id = await _customer(delivery, payload.customer_id)
     await facts.record_answer(delivery.session, customer_id, kind=payload.kind, response_id=payload.response_id,
                               score=payload.score, answered_at=payload.answered_at)
     await _rescore(delivery, customer_id, "survey")
 
 
-async def on_feedback_received(delivery: Delivery, payload: FeedbackReceived) -> None:
+async def on_feedback_received(delivery: Delivery[ScoringContext], payload: FeedbackReceived) -> None:
     customer_id = await _customer(delivery, payload.customer_id)
     await facts.record_feedback(delivery.session, customer_id, negative=payload.sentiment == "negative")
 
 
-async def on_complaint_changed(delivery: Delivery, payload: ComplaintEvent) -> None:
+async def on_complaint_changed(delivery: Delivery[ScoringContext], payload: ComplaintEvent) -> None:
     customer_id = await _customer(delivery, payload.customer_id)
     await facts.record_complaint(delivery.session, customer_id, complaint_id=payload.complaint_id, status=payload.status,
                                  breached=any(metric.breached for metric in payload.sla), changed_at=payload.changed_at)
@@ -96,9 +96,10 @@ HANDLERS = {
 }
 
 
-async def on_churn_timer(session, timer: DueTimer, ctx) -> None:
+async def on_churn_timer(delivery: TimerDelivery[ScoringContext]) -> None:
     """A silent customer's p_alive crossed a stage threshold: re-scored at the timer's moment or later."""
-    await rescore(session, ctx, timer.key, reason="timer", as_of=max(timer.fired_at, timer.due_at))
+    timer = delivery.timer
+    await rescore(delivery.session, delivery.context, timer.key, reason="timer", as_of=max(timer.fired_at, timer.due_at))
 
 
 TIMERS = {CHURN_TIMER: on_churn_timer}

@@ -1,41 +1,31 @@
-"""What the scoring service's functions need besides a session, built once in the app's lifespan."""
+"""What the scoring service's handlers, timers, jobs and routes are given besides a session."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.common.catalog import EventPayload, topic_of
-from services.common.database import Database
-from services.common.events import Envelope, envelope_for
-from services.common.timeutil import utcnow
+from services.common.context import ServiceContext
 from services.scoring.scores.scorecard import Calibration
 from services.scoring.scores.standard import EvaluationStandard
 from services.scoring.settings import ScoringSettings
 
-SOURCE = "/pulse/scoring"
-
 
 @dataclass
-class ScoringContext:
-    settings: ScoringSettings
-    database: Database
+class InUse:
+    """The calibration and the evaluation standard customers are scored with now; replaced by a
+    refit or a new standard, and reloaded by every instance when another one replaced them."""
+
     calibration: Calibration
     standard: EvaluationStandard
-    now: Callable[[], datetime] = utcnow
-
-    def event(self, payload: EventPayload, *, backfill: bool = False) -> tuple[Envelope, str]:
-        """The payload as an outbox entry: its envelope from this service, and its topic."""
-        return envelope_for(payload, source=SOURCE, backfill=backfill), topic_of(payload.event_type, self.settings.topics)
+    loaded: bool = False  # False until read from the database (the first handler or job does it)
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One event for a handler: the transaction it is applied in, its envelope, the service's context."""
-
-    session: object
-    envelope: Envelope
-    context: ScoringContext
+class ScoringContext(ServiceContext):
+    in_use: InUse
 
     @property
-    def backfill(self) -> bool:
-        return self.envelope.backfill
+    def scoring_settings(self) -> ScoringSettings:
+        return self.settings  # type: ignore[return-value]  # built from ScoringSettings (app.SPEC)
+
+    def now(self) -> datetime:
+        return self.clock.now()
