@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.common.context import ServiceContext
-from services.common.jobs import JobSpec
+from services.common.jobs import AdvisoryLock, JobSpec
 from services.common.service_app import Platform, ServiceSpec, build_service_app
 from services.scoring import api
 from services.scoring.calibrations import refit_when_due, refresh_in_use
@@ -22,7 +22,7 @@ def make_context(base: ServiceContext) -> ScoringContext:
     settings = base.settings
     # Until the stored ones are read (by the first handler or job): the priors and the default standard.
     in_use = InUse(calibration=priors_calibration(settings), standard=default_standard(settings))
-    return base.extended(ScoringContext, in_use=in_use)
+    return base.extended(ScoringContext, in_use=in_use, refit_lock=AdvisoryLock(base.database, "scoring:refit"))
 
 
 def spec_for(settings: ScoringSettings) -> ServiceSpec:

@@ -1,6 +1,8 @@
 """Refits and new evaluation standards: store them, put them in use, re-score everyone."""
 
+import asyncio
 import math
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import datetime
 from functools import partial
@@ -17,6 +19,8 @@ from services.scoring.scores.calibration import CalibrationRecord, Population, c
 from services.scoring.scores.scorecard import day_number
 from services.scoring.scores.standard import EvaluationStandard
 from services.scoring.scores.summary import UNITS_PER_CURRENCY, summarise_purchases
+
+REFIT_LOCK_POLL_SECONDS = 0.2
 
 
 async def save_standard(session: AsyncSession, body: dict, *, created_at: datetime, created_by: str | None) -> EvaluationStandard:
@@ -43,8 +47,24 @@ async def load_population(session: AsyncSession, *, as_of: datetime) -> Populati
     return Population(summary.frequency, summary.recency, summary.T, summary.monetary, summary.total_spend)
 
 
+@asynccontextmanager
+async def _refit_turn(ctx: ScoringContext):
+    """One refit at a time across all instances: the last one stored is the one in use everywhere."""
+    while not await ctx.refit_lock.try_acquire():
+        await asyncio.sleep(REFIT_LOCK_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        await ctx.refit_lock.release()
+
+
 async def refit(ctx: ScoringContext, *, as_of: datetime | None = None, model: str | None = None) -> int:
     """Fits, stores the fit with its statistics, and when it is usable re-scores everyone with it."""
+    async with _refit_turn(ctx):
+        return await _refit(ctx, as_of=as_of, model=model)
+
+
+async def _refit(ctx: ScoringContext, *, as_of: datetime | None, model: str | None) -> int:
     as_of = as_of or ctx.now()
     settings = ctx.scoring_settings
     async with ctx.database.sessions() as session:
@@ -104,11 +124,12 @@ async def refresh_in_use(ctx: ScoringContext) -> None:
 
 async def refit_when_due(ctx: ScoringContext) -> None:
     """The scheduled refit; at start it runs only when no model was fitted within half an interval."""
-    async with ctx.database.sessions() as session:
-        newest = await session.scalar(sa.select(sa.func.max(model_fits.c.fitted_at)))
-    interval = ctx.scoring_settings.scoring_refit_interval_seconds
-    if newest is None or (ctx.now() - newest).total_seconds() >= interval / 2:
-        await refit(ctx)
+    async with _refit_turn(ctx):
+        async with ctx.database.sessions() as session:
+            newest = await session.scalar(sa.select(sa.func.max(model_fits.c.fitted_at)))
+        interval = ctx.scoring_settings.scoring_refit_interval_seconds
+        if newest is None or (ctx.now() - newest).total_seconds() >= interval / 2:
+            await _refit(ctx, as_of=None, model=None)
 
 
 async def refresh_standard(session: AsyncSession, ctx: ScoringContext) -> None:

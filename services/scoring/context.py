@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.common.context import ServiceContext
+from services.common.jobs import AdvisoryLock
 from services.scoring.scores.scorecard import Calibration
 from services.scoring.scores.standard import EvaluationStandard
 from services.scoring.settings import ScoringSettings
@@ -22,6 +23,7 @@ class InUse:
 @dataclass(frozen=True)
 class ScoringContext(ServiceContext):
     in_use: InUse
+    refit_lock: AdvisoryLock  # one refit at a time, scheduled or asked for, across instances
 
     @property
     def scoring_settings(self) -> ScoringSettings:
