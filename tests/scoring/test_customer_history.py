@@ -1,0 +1,96 @@
+"""Merges, erasure, backfills, the model's status and the period report, on the in-process bus."""
+
+import csv
+import io
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.common.catalog import CustomerErased, CustomerMerged, SurveyResponded
+from services.common.clock import ManualClock
+from tests.harness import service_harness, settings_for_tests
+from tests.scoring.service_support import deliver, envelopes, purchase, refund, score_of
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def scoring(tmp_path, database_url):
+    settings = settings_for_tests(tmp_path, database_url=database_url)
+    async with service_harness("scoring", settings, clock=ManualClock(START)) as harness:
+        yield harness
+
+
+def days_ago(days: int) -> datetime:
+    return START - timedelta(days=days)
+
+
+def merge(survivor: str, duplicate: str) -> CustomerMerged:
+    return CustomerMerged(customer_id=survivor, merged_customer_id=duplicate, moved_purchases=0, moved_interactions=0,
+                          merged_at=days_ago(1))
+
+
+def merge_story():
+    survivor = [purchase("s", days_ago(d), "10.00") for d in (100, 50)]
+    duplicate = [purchase("d", days_ago(d), "30.00") for d in (80, 20)]
+    answer = SurveyResponded(customer_id="d", response_id="r1", survey_id="nps", kind="nps", score=9, scale_min=0,
+                             scale_max=10, answered_at=days_ago(3))
+    return [*survivor, *duplicate, refund(duplicate[0], "10.00"), answer, merge("s", "d")]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_merge_folds_the_duplicates_history_into_the_survivor_in_any_order(tmp_path, seed):
+    events = envelopes(merge_story())
+    cards = []
+    for attempt, order in enumerate((list(events), random.Random(seed).sample(events, len(events)))):
+        settings = settings_for_tests(tmp_path / str(attempt))
+        async with service_harness("scoring", settings, clock=ManualClock(START)) as harness:
+            await deliver(harness, order)
+            cards.append(await score_of(harness, "s"))
+            assert (await score_of(harness, "d"))["customer_id"] == "s"
+    assert cards[0] == cards[1]
+    assert cards[0]["summary"]["frequency"] == 3 and cards[0]["summary"]["total_spend"] == 70.0
+    assert cards[0]["health"]["indicators"][3]["raw"]["nps"] == 9
+
+
+async def test_an_erased_customer_keeps_the_numbers(scoring):
+    await deliver(scoring, envelopes([purchase("e", days_ago(d), "10.00") for d in (30, 10)]))
+    before = await score_of(scoring, "e")
+    await deliver(scoring, envelopes([CustomerErased(customer_id="e", erased_at=START)]))
+    assert await score_of(scoring, "e") == before
+
+
+async def test_events_made_by_a_backfill_are_marked(scoring):
+    await deliver(scoring, envelopes([purchase("b", days_ago(d), "10.00") for d in (300, 200)], backfill=True))
+    await deliver(scoring, envelopes([purchase("l", days_ago(d), "10.00") for d in (30, 20)]))
+    await scoring.drain_outbox()
+    made = scoring.recorder.events()
+    assert {e.subject for e in made if e.backfill} == {"b"} and {e.subject for e in made if not e.backfill} == {"l"}
+
+
+async def test_below_the_minimum_population_the_priors_are_used_and_the_status_says_so(scoring):
+    await deliver(scoring, envelopes([purchase("p", days_ago(d), "10.00") for d in (30, 10)]))
+    response = await scoring.client.post("/v1/models/clv:refit", headers=scoring.auth())
+    assert response.status_code == 200
+    in_use = response.json()["in_use"]
+    assert in_use["status"] == "priors" and "need at least 200" in in_use["message"] and in_use["population"] == 1
+    assert in_use["parameters"] == {"r": 0.243, "alpha": 30.9, "a": 0.793, "b": 2.426}
+    assert (await score_of(scoring, "p"))["clv_interval"] is None
+    analyst = await scoring.key_for("analyst")
+    assert (await scoring.client.post("/v1/models/clv:refit", headers=scoring.auth(analyst))).status_code == 403
+
+
+async def test_the_period_report_as_json_and_csv(scoring):
+    await deliver(scoring, envelopes([purchase("r", days_ago(d), "10.00") for d in (40, 20, 5)]))
+    period = {"from": (START - timedelta(days=30)).isoformat(), "to": (START + timedelta(days=1)).isoformat()}
+    report = (await scoring.client.get("/v1/reports/summary", params=period, headers=scoring.auth())).json()
+    assert report["sales"]["orders"] == 2 and report["sales"]["revenue"] == 20.0
+    assert report["sales"]["repeat_purchase_rate"] == 1.0
+    as_csv = await scoring.client.get("/v1/reports/summary", params=period, headers=scoring.auth() | {"Accept": "text/csv"})
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(as_csv.text)))
+    assert rows[0] == ["section", "name", "value"] and ["sales", "orders", "2"] in rows
+    backwards = await scoring.client.get("/v1/reports/summary", params={"from": period["to"], "to": period["from"]},
+                                         headers=scoring.auth())
+    assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "to"
