@@ -9,7 +9,7 @@ import pytest
 
 from services.common.catalog import CustomerErased, CustomerMerged, SurveyResponded
 from services.common.clock import ManualClock
-from tests.harness import service_harness, settings_for_tests
+from tests.harness import embedded_harness, service_harness, settings_for_tests
 from tests.scoring.service_support import deliver, envelopes, purchase, refund, score_of
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -94,3 +94,31 @@ async def test_the_period_report_as_json_and_csv(scoring):
     backwards = await scoring.client.get("/v1/reports/summary", params={"from": period["to"], "to": period["from"]},
                                          headers=scoring.auth())
     assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "to"
+
+
+async def test_a_refit_on_the_same_purchases_publishes_nothing_new(scoring):
+    await deliver(scoring, envelopes([purchase(f"q{n}", days_ago(d), "10.00") for n in range(5) for d in (60 + n, 9)]))
+    assert (await scoring.client.post("/v1/models/clv:refit", headers=scoring.auth())).status_code == 200
+    await scoring.drain_outbox()
+    published = len(scoring.recorder.messages)
+    assert (await scoring.client.post("/v1/models/clv:refit", headers=scoring.auth())).status_code == 200
+    await scoring.drain_outbox()
+    assert len(scoring.recorder.messages) == published
+
+
+async def test_the_embedded_stack_scores_what_profiles_records(tmp_path):
+    async with embedded_harness(settings_for_tests(tmp_path)) as stack:
+        profiles, scoring = stack["profiles"], stack["scoring"]
+        customer = (await profiles.client.post("/v1/customers", json={"name": "王五"}, headers=profiles.auth())).json()
+        now = datetime.now(UTC)
+        for number, days in enumerate((30, 10)):
+            body = {"order_id": f"emb-{number}", "customer_id": customer["id"], "amount": "88.00",
+                    "occurred_at": (now - timedelta(days=days)).isoformat()}
+            assert (await profiles.client.post("/v1/purchases", json=body, headers=profiles.auth())).status_code == 201
+        await profiles.drain_outbox()
+        card = await score_of(scoring, customer["id"])
+        assert card["summary"]["frequency"] == 1 and card["stage"] == "active"
+        # Tiers are percentiles of the calibrated population: rated from the first calibration with buyers.
+        assert card["tier"] == "unrated"
+        assert (await scoring.client.post("/v1/models/clv:refit", headers=scoring.auth())).status_code == 200
+        assert (await score_of(scoring, customer["id"]))["tier"] != "unrated"
