@@ -52,6 +52,37 @@ def serve(service: str = typer.Argument(..., help="profiles, feedback, scoring o
     runpy.run_module(f"services.{service}", run_name="__main__")
 
 
+@app.command()
+def migrate(services: list[str] = typer.Argument(None, help="profiles, feedback, scoring, alerts; all when none is named")) -> None:
+    """Apply the database migrations of services and of the API-key database, then exit
+    (a deployment runs this once per release; a service also migrates at start)."""
+    import importlib
+
+    from services.common.bootstrap import build_key_store
+    from services.common.database import COMMON_MIGRATIONS, Database
+    from services.common.settings import SERVICE_PORTS
+
+    names = services or list(SERVICE_PORTS)
+    unknown = sorted(set(names) - set(SERVICE_PORTS))
+    if unknown:
+        console.print(f"error: unknown service {', '.join(unknown)}; one of {', '.join(SERVICE_PORTS)}")
+        raise typer.Exit(2)
+    settings = Settings()
+
+    async def apply(database: Database) -> None:
+        try:
+            await database.migrate()
+        finally:
+            await database.dispose()
+
+    asyncio.run(apply(build_key_store(settings).database))
+    for name in names:
+        spec = importlib.import_module(f"services.{name}.app").SPEC
+        folders = [COMMON_MIGRATIONS / "versions"] + ([spec.migrations] if spec.migrations else [])
+        asyncio.run(apply(Database(settings.database_url_for(name), migrations=folders)))
+        console.print(f"{name}: migrated")
+
+
 @keys_app.command("create")
 def create_key(role: str = typer.Option(..., help="admin, manager, agent, analyst or service"),
                name: str = typer.Option(..., help="Who or what uses the key")) -> None:

@@ -1,6 +1,7 @@
 """The embedded stack: all four services in one process, on the in-process bus, with SQLite."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from services.alerts.app import create_app as create_alerts
 from services.common.observability import configure_logging
@@ -18,7 +19,9 @@ def build_apps(platform: Platform) -> dict:
     return {name: factory(platform) for name, factory in FACTORIES.items()}
 
 
-async def run_embedded(settings: Settings, announce) -> None:
+async def run_embedded(settings: Settings, announce, before_serve: Callable[[Platform], Awaitable[None]] | None = None) -> None:
+    """`before_serve` may add consumer groups of its own (tests do): they are registered on the bus
+    before any service's relay runs, so they miss nothing."""
     settings = settings.model_copy(update={"port": 0, "bus": "inprocess"})
     configure_logging(settings.log_level)
     # The folder holds keys and (encrypted) personal data: the owner only.
@@ -27,6 +30,8 @@ async def run_embedded(settings: Settings, announce) -> None:
     key_file = settings.data_dir / "admin-api-key"
     new_key = await ensure_admin_key(platform, key_file)
     apps = build_apps(platform)
+    if before_serve is not None:
+        await before_serve(platform)
 
     def ready() -> None:
         ports = {name: SERVICE_PORTS[name] + settings.port_offset for name in apps}

@@ -12,6 +12,7 @@ import pytest
 
 from tests.harness import profiles_service, settings_for_tests
 from tests.support.kafka_broker import KafkaBroker
+from tests.support.oidc_provider import OidcProvider
 from tests.support.postgres_server import PostgresServer
 
 
@@ -88,6 +89,16 @@ def postgres_server(tmp_path_factory):
     finally:
         server.stop()
         shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """The suite's identity provider stand-in (tests that rotate its keys start one of their own)."""
+    provider = OidcProvider().start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
 
 
 @pytest.fixture(scope="session")

@@ -59,9 +59,15 @@ CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 @dataclass(frozen=True)
 class Principal:
-    key_id: str
+    key_id: str | None
     name: str
     role: str
+    token_subject: str | None = None  # `sub` of an identity provider's token
+
+    @property
+    def subject(self) -> str:
+        """Who did it, as history and audit fields record it: stable across a key's or a token's renewal."""
+        return self.token_subject or f"key:{self.key_id}"
 
     @property
     def permissions(self) -> frozenset[str]:
@@ -148,12 +154,31 @@ class KeyStore:
 async def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
+    token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Problem(401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'", headers=CHALLENGE)
-    principal = await request.app.state.key_store.authenticate(token.strip())
+        raise Problem(401, "Unauthorized", "send an API key or an identity provider's token as 'Authorization: Bearer ...'",
+                      headers=CHALLENGE)
+    if token.count(".") == 2 and not token.startswith("pk_"):
+        return await _token_principal(request, token)
+    principal = await request.app.state.key_store.authenticate(token)
     if principal is None:
-        raise Problem(401, "Unauthorized", "the API key is unknown or revoked", headers=CHALLENGE)
+        raise Problem(401, "Unauthorized", "the API key is unknown or revoked", headers=invalid_token("the API key is unknown or revoked"))
     return principal
+
+
+async def _token_principal(request: Request, token: str) -> Principal:
+    """A JWT goes to the identity provider's verifier (services/common/oidc.py), when one is set."""
+    verifier = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        reason = "this deployment accepts no identity provider tokens (PULSE_OIDC_ISSUER is unset)"
+        raise Problem(401, "Unauthorized", reason, headers=invalid_token(reason))
+    return await verifier.authenticate(token)
+
+
+def invalid_token(description: str) -> dict[str, str]:
+    """RFC 6750 §3: the challenge for a token that was sent and failed; the description may not hold `"` or `\\`."""
+    safe = "".join(char for char in description if 0x20 <= ord(char) <= 0x7E and char not in '"\\')
+    return {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{safe}"'}
 
 
 def require(permission: str):

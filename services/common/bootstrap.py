@@ -1,4 +1,4 @@
-"""The one place where settings choose the adapters: bus, key store, secrets."""
+"""The one place where settings choose the adapters: bus, key store, and profiles' secrets."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +21,17 @@ class Secrets:
 
 
 def resolve_secrets(settings: Settings) -> Secrets:
+    """The profiles service's keys, which only it holds: it alone stores personal data.
+
+    The embedded mode keeps generated ones in ./data/secrets.json; a service of its own must be given
+    them, and refuses to start with a one-line reason otherwise."""
     if settings.encryption_keys and settings.hash_key:
         keys = [key.strip() for key in settings.encryption_keys.split(",") if key.strip()]
         return Secrets(encryption_keys=keys, hash_key=settings.hash_key)
     if settings.bus == "inprocess":
         stored = load_or_create_secrets(settings.data_dir / "secrets.json")
         return Secrets(encryption_keys=stored["encryption_keys"], hash_key=stored["hash_key"])
-    raise RuntimeError("set PULSE_ENCRYPTION_KEYS and PULSE_HASH_KEY (see README, 'Settings')")
+    raise SystemExit("profiles needs PULSE_ENCRYPTION_KEYS and PULSE_HASH_KEY (see README, 'Settings')")
 
 
 def all_topics(settings: Settings) -> list[str]:

@@ -1,7 +1,9 @@
 """The public event catalog (events.md): one payload model per event type, and its topic.
 
-Payloads carry ids and numbers, never personal data. Models only grow: new fields are optional,
-nothing is renamed, retyped or removed; a breaking change is a new `.v2` type beside the old.
+Payloads carry ids, fixed codes and numbers, never personal data or free text. Models only grow:
+new fields are optional, nothing is renamed, retyped or removed; a breaking change is a new `.v2`
+type beside the old. (One exception, made before v1 had any consumer: customer events dropped their
+free-text `tags` for `tag_count`, and `interaction.logged.outcome` became a fixed code.)
 """
 
 from datetime import datetime
@@ -10,6 +12,10 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.settings import Topics
+
+
+# What came of an interaction, as a fixed code: a free-text outcome could carry personal data.
+InteractionOutcome = Literal["reached", "no_answer", "voicemail", "callback_requested", "resolved", "escalated", "other"]
 
 
 class EventPayload(BaseModel):
@@ -26,7 +32,7 @@ class CustomerCreated(EventPayload):
     event_type = "pulse.customer.created.v1"
     topic = "customers"
     external_id: str | None = None
-    tags: list[str] = []
+    tag_count: int = Field(0, description="How many tags the customer has; the tags themselves are free text and stay in profiles.")
     has_email: bool = False
     has_phone: bool = False
     consent: dict[str, bool] = {}
@@ -37,7 +43,7 @@ class CustomerUpdated(EventPayload):
     event_type = "pulse.customer.updated.v1"
     topic = "customers"
     changed_fields: list[str] = Field(description="Names of the fields that changed, never their values.")
-    tags: list[str] = []
+    tag_count: int = Field(0, description="How many tags the customer has now; the tags themselves stay in profiles.")
     consent: dict[str, bool] = {}
     updated_at: datetime
 
@@ -92,7 +98,7 @@ class InteractionLogged(EventPayload):
     interaction_id: str
     channel: Literal["call", "visit", "email", "chat", "follow_up"]
     direction: Literal["inbound", "outbound"]
-    outcome: str | None = None
+    outcome: InteractionOutcome | None = Field(None, description="A fixed code; free text (the note) stays in profiles.")
     occurred_at: datetime
 
 

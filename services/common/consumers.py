@@ -1,8 +1,14 @@
 """The consumer runner: event → handler table, inbox de-duplication, retries, dead letters.
 
-A batch is applied in one transaction; if that fails, each message is retried alone with
-back-off, and one that keeps failing is dead-lettered so the others move on. The bus commits the
-offsets only after this returns, i.e. after the database commit.
+A batch is applied in one transaction; the bus commits the offsets only after this returns, i.e.
+after the database commit. What goes wrong is one of three things:
+- a record that cannot be decoded (not our CloudEvent, unknown type, payload against its schema)
+  is dead-lettered at once: trying again cannot help;
+- a passing failure (database away, lock, serialization conflict) dead-letters nothing: the batch
+  handler raises `DeliverAgain` with what is done, and the bus holds the partition back for a
+  back-off that grows to minutes while it keeps polling the others;
+- any other error is retried message by message, and a message that keeps failing alone is
+  dead-lettered so that the others move on.
 """
 
 import asyncio
@@ -11,18 +17,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.bus import Bus
 from services.common.catalog import CATALOG, EventPayload, topic_of
 from services.common.database import Database
-from services.common.delivery_tables import dead_letters
-from services.common.events import Envelope, Message, from_message
+from services.common.dead_letters import HANDLER_FAILED, SCHEMA_INVALID, UNDECODABLE, UNKNOWN_TYPE, Failure, dlq_message, record_once
+from services.common.events import Envelope, Message, Undecodable, from_message
+from services.common.failures import DeliverAgain, database_code, is_transient
 from services.common.inbox import already_processed, mark_processed
 from services.common.observability import ServiceMetrics
 from services.common.settings import Topics
-from services.common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,13 @@ class Delivery(Generic[C]):
 EventHandler = Callable[[Delivery[Any], EventPayload], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class _Decoded:
+    message: Message
+    envelope: Envelope
+    payload: EventPayload | None  # None: a catalog type this consumer does not handle
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -57,6 +70,7 @@ class EventConsumer:
         metrics: ServiceMetrics,
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
+        backoff_max_seconds: float = 300.0,
         context: Any = None,
     ):
         unknown = set(handlers) - set(CATALOG)
@@ -69,66 +83,123 @@ class EventConsumer:
         self.metrics = metrics
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
+        self.backoff_max_seconds = backoff_max_seconds
         self.context = context
         self.topics = sorted({topic_of(event_type, topics) for event_type in handlers})
+        self._passing_failures: dict[tuple[str, int | None], int] = {}  # in a row, per partition
+        # Registered when built, subscribed when started: on the in-process bus no relay counts a
+        # row as delivered before this group has it, however late the group starts.
+        bus.register(name, self.topics)
 
     def attach(self) -> None:
         self.bus.subscribe(self.name, self.topics, self.handle_batch, self.metrics)
 
     async def handle_batch(self, messages: list[Message]) -> None:
+        outcomes: list[str] = []
+        stream = (messages[0].topic, messages[0].partition)
+        try:
+            await self._handle(messages, outcomes)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            raise DeliverAgain(done=len(outcomes), delay_seconds=self._back_off(stream, error)) from error
+        finally:
+            for message, outcome in zip(messages, outcomes):
+                self.metrics.events_consumed.labels(self.metrics.service, self.name, message.topic, outcome).inc()
+        self._passing_failures.pop(stream, None)
+
+    async def _handle(self, messages: list[Message], outcomes: list[str]) -> None:
+        """Appends one outcome per message as soon as that message is committed."""
+        decoded = [self._decode(message) for message in messages]
+        start = 0
+        while start < len(decoded):
+            if isinstance(decoded[start], Failure):
+                outcomes.append(await self._dead_letter(messages[start], decoded[start]))
+                start += 1
+                continue
+            end = start + 1
+            while end < len(decoded) and not isinstance(decoded[end], Failure):
+                end += 1
+            await self._apply_run(decoded[start:end], outcomes)
+            start = end
+
+    def _decode(self, message: Message) -> _Decoded | Failure:
+        try:
+            envelope = from_message(message)
+        except Undecodable as error:
+            return Failure(code=UNDECODABLE, error_type=type(error).__name__, reason=error.reason, field=error.field)
+        model = CATALOG.get(envelope.type)
+        if model is None:
+            return Failure(code=UNKNOWN_TYPE, error_type="UnknownEventType", event_id=envelope.id)
+        if envelope.type not in self.handlers:
+            return _Decoded(message, envelope, None)
+        try:
+            return _Decoded(message, envelope, model.model_validate(envelope.data))
+        except ValidationError as error:
+            # The first error's top-level field is a schema name; deeper locations may be data keys.
+            first = error.errors(include_input=False, include_url=False)[0]
+            field = str(first["loc"][0]) if first["loc"] else None
+            return Failure(code=SCHEMA_INVALID, error_type=type(error).__name__, reason=first["type"], field=field,
+                           event_id=envelope.id)
+
+    async def _apply_run(self, run: list[_Decoded], outcomes: list[str]) -> None:
         try:
             async with self.database.transaction() as session:
-                outcomes = [await self._apply(session, message) for message in messages]
-        except Exception:
-            outcomes = [await self._apply_with_retries(message) for message in messages]
-        for message, outcome in zip(messages, outcomes):
-            self.metrics.events_consumed.labels(self.metrics.service, self.name, message.topic, outcome).inc()
+                applied = [await self._apply(session, item) for item in run]
+            outcomes.extend(applied)
+            return
+        except Exception as error:
+            if is_transient(error):
+                raise
+        for item in run:  # find the one that fails, and let the others through
+            outcomes.append(await self._apply_alone(item))
 
-    async def _apply(self, session: AsyncSession, message: Message) -> str:
-        envelope = from_message(message)
+    async def _apply(self, session: AsyncSession, item: _Decoded) -> str:
+        envelope = item.envelope
         if await already_processed(session, consumer=self.name, event_id=envelope.id):
             return "duplicate"
-        handler = self.handlers.get(envelope.type)
-        if handler is not None:
-            await handler(Delivery(session, envelope, self.context), CATALOG[envelope.type].model_validate(envelope.data))
+        if item.payload is not None:
+            await self.handlers[envelope.type](Delivery(session, envelope, self.context), item.payload)
         await mark_processed(session, consumer=self.name, event_id=envelope.id)
-        return "processed" if handler else "ignored"
+        return "processed" if item.payload is not None else "ignored"
 
-    async def _apply_with_retries(self, message: Message) -> str:
+    async def _apply_alone(self, item: _Decoded) -> str:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with self.database.transaction() as session:
-                    return await self._apply(session, message)
+                    return await self._apply(session, item)
             except Exception as error:
+                if is_transient(error):
+                    raise
                 last_error = error
                 log.warning(
                     "consumer %s failed a message (attempt %d of %d): %s", self.name, attempt, self.max_attempts,
-                    type(error).__name__, extra={"consumer": self.name, "topic": message.topic},
+                    type(error).__name__, extra={"consumer": self.name, "topic": item.message.topic},
                 )
                 if attempt < self.max_attempts:
                     await asyncio.sleep(self.retry_base_seconds * 2 ** (attempt - 1))
-        await self._dead_letter(message, last_error)
+        return await self._dead_letter(item.message, Failure.of_error(HANDLER_FAILED, last_error, event_id=item.envelope.id))
+
+    async def _dead_letter(self, message: Message, failure: Failure) -> str:
+        """Kept once in the consumer's database and sent to `<topic>.dlq` before that commits; if
+        either fails, this raises and the bus delivers the message again, so a dead letter is never
+        lost, and a record that comes back is not dead-lettered twice."""
+        async with self.database.transaction() as session:
+            new = await record_once(session, message, failure, consumer=self.name)
+            if new:
+                await self.bus.publish([dlq_message(message, failure, consumer=self.name)])
+        if new:
+            self.metrics.dead_letters.labels(self.metrics.service, self.name, message.topic).inc()
+            log.error("consumer %s dead-lettered a message: %s", self.name, failure.describe(),
+                      extra={"consumer": self.name, "topic": message.topic})
         return "dead_lettered"
 
-    async def _dead_letter(self, message: Message, error: Exception) -> None:
-        """Kept in the consumer's database and sent to `<topic>.dlq`; if either fails, this raises and
-        the bus delivers the message again, so a dead letter is never lost either."""
-        description = f"{type(error).__name__}: {error}"[:2000]
-        error_headers = (
-            ("error.consumer", self.name.encode()),
-            ("error.type", type(error).__name__.encode()),
-            ("error.message", description.encode()),
-            ("error.failed_at", utcnow().isoformat().encode()),
+    def _back_off(self, stream: tuple[str, int | None], error: Exception) -> float:
+        failures = self._passing_failures.get(stream, 0)
+        self._passing_failures[stream] = failures + 1
+        delay = min(self.backoff_max_seconds, self.retry_base_seconds * 2 ** min(failures, 30))
+        log.warning(
+            "consumer %s met a passing failure (%s %s); delivering again in %.1f s", self.name,
+            type(error).__name__, database_code(error) or "", delay, extra={"consumer": self.name, "topic": stream[0]},
         )
-        async with self.database.transaction() as session:
-            await session.execute(sa.insert(dead_letters).values(
-                consumer=self.name, topic=message.topic, key=message.key.decode(errors="replace"),
-                headers={name: value.decode(errors="replace") for name, value in message.headers},
-                value=message.value.decode(errors="replace"), error=description, failed_at=utcnow(),
-            ))
-        dlq_message = Message(
-            topic=f"{message.topic}.dlq", key=message.key, value=message.value, headers=message.headers + error_headers
-        )
-        await self.bus.publish([dlq_message])
-        self.metrics.dead_letters.labels(self.metrics.service, self.name, message.topic).inc()
-        log.error("consumer %s dead-lettered a message", self.name, extra={"consumer": self.name, "topic": message.topic})
+        return delay

@@ -61,7 +61,9 @@ def asyncapi_document(settings: Settings) -> dict:
             "title": "Customer Pulse events",
             "version": "1.0.0",
             "description": "Public event contract: at-least-once, per-customer order, keyed by customer id. "
-                           "Payloads carry ids and numbers, never personal data.",
+                           "Payloads carry ids, fixed codes and numbers, never personal data or free text. "
+                           "v1 changed once, before it had any consumer: customer.created/updated carry "
+                           "tag_count instead of the tags, and interaction.logged's outcome is a fixed code.",
         },
         "defaultContentType": "application/json",
         "channels": channels,

@@ -1,5 +1,7 @@
 """Async database access for SQLite (embedded) and PostgreSQL (distributed), with migrations."""
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +12,15 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Alembic's `op` and `context` are process-wide proxies: two upgrades interleaving on one event loop
+# (the embedded stack starts four services at once) would run one database's revisions on another's
+# connection. So one upgrade at a time per event loop; the loops of tests come and go, hence weak keys.
+_UPGRADE_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
+
+
+def _one_upgrade_at_a_time() -> asyncio.Lock:
+    return _UPGRADE_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
@@ -31,7 +42,10 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
 
 class Database:
-    """One service's database: an engine, sessions, and that service's migrations."""
+    """One service's database: an engine, sessions, and that service's migrations.
+
+    Engines hide statement parameters in their errors (`hide_parameters`): they hold personal data,
+    and an error's text may reach a log line."""
 
     def __init__(self, url: str, *, migrations: list[Path], pool_size: int = 20):
         self.url = url
@@ -40,7 +54,7 @@ class Database:
             database_file = url.split("///", 1)[-1]
             if database_file and database_file != ":memory:":
                 Path(database_file).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_async_engine(url, connect_args={"timeout": 30})
+            self.engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
             _prepare_sqlite(self.engine)
         else:
             # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic
@@ -48,7 +62,7 @@ class Database:
             server_settings = {"plan_cache_mode": "force_custom_plan"}
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
-                connect_args={"server_settings": server_settings},
+                connect_args={"server_settings": server_settings}, hide_parameters=True,
             )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.after_commit: list[Callable[[dict], None]] = []
@@ -69,7 +83,7 @@ class Database:
                 hook(session.info)
 
     async def migrate(self) -> None:
-        async with self.engine.begin() as connection:
+        async with _one_upgrade_at_a_time(), self.engine.begin() as connection:
             if self.is_postgres:
                 # Several instances may start at once; one migrates while the others wait.
                 await connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7070)")

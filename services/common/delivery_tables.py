@@ -1,4 +1,4 @@
-"""Table definitions of the delivery machinery (see migrations/versions/common_0001)."""
+"""Table definitions of the delivery machinery (see migrations/versions/common_0001 and later)."""
 
 import sqlalchemy as sa
 
@@ -18,6 +18,8 @@ outbox = sa.Table(
     sa.Column("value", sa.Text(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("sent_at", UTCDateTime(), nullable=True),
+    # PostgreSQL: the writing transaction's id, filled by the server (common_0002); SQLite: empty.
+    sa.Column("txid", sa.BigInteger(), nullable=True, server_default=sa.FetchedValue()),
     sa.Index("ix_outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL"), sqlite_where=sa.text("sent_at IS NULL")),
 )
 
@@ -26,6 +28,7 @@ inbox = sa.Table(
     sa.Column("consumer", sa.String(100), primary_key=True),
     sa.Column("event_id", sa.String(36), primary_key=True),
     sa.Column("processed_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_inbox_processed_at", "processed_at"),  # the purge of old ids
 )
 
 timers = sa.Table(
@@ -49,6 +52,12 @@ dead_letters = sa.Table(
     sa.Column("key", sa.String(100), nullable=False),
     sa.Column("headers", sa.JSON(), nullable=False),
     sa.Column("value", sa.Text(), nullable=False),
-    sa.Column("error", sa.Text(), nullable=False),
+    sa.Column("error", sa.Text(), nullable=False),  # the error's class and codes, never its message
     sa.Column("failed_at", UTCDateTime(), nullable=False),
+    sa.Column("record_partition", sa.Integer(), nullable=True),
+    sa.Column("record_offset", sa.BigInteger(), nullable=True),
+    sa.Column("event_id", sa.String(36), nullable=True),
+    # The same dead letter when its record comes back: see dead_letters.record_ref.
+    sa.Column("record_ref", sa.String(300), nullable=False),
+    sa.Index("uq_dead_letters_record", "consumer", "record_ref", unique=True),
 )

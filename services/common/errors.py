@@ -89,5 +89,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception):
-        log.exception("unhandled error", extra={"route": request.url.path})
+        # The route's template, not the path (a path may hold what a client typed); the log
+        # formatter keeps the error's class and frames and drops its message, which holds values.
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.error("unhandled %s", type(error).__name__, exc_info=error,
+                  extra={"route": route, "method": request.method})
         return problem_response(500, "Internal Server Error", "An unexpected error occurred; it has been logged.", request)

@@ -26,18 +26,38 @@ class Envelope:
 
 @dataclass(frozen=True)
 class Message:
-    """A record as it travels on a bus: the same shape on Kafka and in process."""
+    """A record as it travels on a bus: the same shape on Kafka and in process.
+
+    A foreign producer may send a record without a value or with null headers (None here); where a
+    record was read from Kafka, `partition` and `offset` say where."""
 
     topic: str
     key: bytes
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...]
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    partition: int | None = None
+    offset: int | None = None
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
-            if key == name:
-                return value.decode()
+            if key == name and value is not None:
+                return value.decode(errors="replace")
         return None
+
+
+class Undecodable(Exception):
+    """A record that is not one of our CloudEvents. `reason` is a fixed code and `field` a header
+    name of the envelope; neither carries a value of the record."""
+
+    def __init__(self, reason: str, field: str | None = None):
+        super().__init__(reason if field is None else f"{reason}: {field}")
+        self.reason = reason
+        self.field = field
+
+
+REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_source", "ce_type")
+ENVELOPE_HEADERS = {*REQUIRED_HEADERS, "ce_time", "ce_subject", "ce_backfill", "content-type"}
+MAX_ID_LENGTH = 36  # the inbox keeps ids in a column of this size
 
 
 def envelope_for(payload: BaseModel, *, source: str, backfill: bool = False) -> Envelope:
@@ -63,14 +83,55 @@ def to_message(envelope: Envelope, topic: str) -> Message:
 
 
 def from_message(message: Message) -> Envelope:
-    binary = ce_kafka.KafkaMessage(headers=dict(message.headers), key=message.key, value=message.value)
-    event = ce_kafka.from_binary_event(binary)
+    """The envelope of a record, or `Undecodable` saying why there is none (never another error)."""
+    if not message.value:
+        raise Undecodable("no_value")
+    headers = _envelope_headers(message)
+    try:
+        message.key.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Undecodable("non_utf8_key") from None
+    binary = ce_kafka.KafkaMessage(headers=headers, key=message.key, value=message.value)
+    try:
+        event = ce_kafka.from_binary_event(binary)
+    except Exception as error:  # the SDK's own checks, e.g. an unreadable ce_time
+        raise Undecodable("bad_attribute", type(error).__name__) from None
+    data = event.get_data()
+    if not isinstance(data, dict):  # the SDK hands back text or bytes it could not parse as JSON
+        raise Undecodable("bad_json")
     return Envelope(
         id=event.get_id(),
         type=event.get_type(),
         source=event.get_source(),
         subject=event.get_subject() or message.key.decode(),
-        time=event.get_time(),
-        data=event.get_data() or {},
+        time=event.get_time() or utcnow(),
+        data=data,
         backfill=str(event.get_extension("backfill")).lower() == "true",
     )
+
+
+def _envelope_headers(message: Message) -> dict[str, bytes]:
+    """The CloudEvents headers, checked; other headers are not ours to judge and are left out."""
+    headers: dict[str, bytes] = {}
+    for name, value in message.headers:
+        lowered = name.lower()
+        if not (lowered.startswith("ce_") or lowered == "content-type"):
+            continue
+        field = lowered if lowered in ENVELOPE_HEADERS else "ce_*"  # a stranger's name is not repeated
+        if value is None:
+            raise Undecodable("null_header", field)
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Undecodable("non_utf8_header", field) from None
+        if b"\x00" in value:  # PostgreSQL cannot store it in the inbox, so the record is refused here
+            raise Undecodable("bad_attribute", field)
+        headers[lowered] = value
+    for name in REQUIRED_HEADERS:
+        if not headers.get(name):
+            raise Undecodable("missing_attribute", name)
+    if headers["ce_specversion"] != b"1.0":
+        raise Undecodable("bad_attribute", "ce_specversion")
+    if len(headers["ce_id"]) > MAX_ID_LENGTH:
+        raise Undecodable("bad_attribute", "ce_id")
+    return headers

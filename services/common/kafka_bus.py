@@ -2,16 +2,27 @@
 
 import asyncio
 import logging
+import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from services.common.bus import BatchHandler
 from services.common.events import Message
+from services.common.failures import DeliverAgain
 from services.common.observability import ServiceMetrics
 
 log = logging.getLogger(__name__)
+
+
+class TopicsNotCreated(KafkaError):
+    """The broker refused to create a topic; `code` is its error code (names no values)."""
+
+    def __init__(self, code: int):
+        self.reason = f"{for_code(code).__name__} (broker code {code})"
+        super().__init__(self.reason)
+        self.code = code
 
 
 class KafkaBus:
@@ -36,9 +47,18 @@ class KafkaBus:
         self._tasks: list[asyncio.Task] = []
         self._started_subscriptions = 0
         self._stopping = asyncio.Event()
+        self._topics_problem: str | None = "failing: not created yet" if topics else None
 
     def subscribe(self, group: str, topics: list[str], handler: BatchHandler, metrics: ServiceMetrics | None = None) -> None:
         self._subscriptions.append((group, topics, handler, metrics))
+
+    def health(self) -> dict[str, str]:
+        if not self.topics:
+            return {}
+        return {"kafka_topics": self._topics_problem or "ok"}
+
+    def register(self, group: str, topics: list[str]) -> None:
+        """Nothing to do: a Kafka group keeps its own offsets, and the broker keeps the records for it."""
 
     async def start(self) -> None:
         # Start never blocks on the broker: a service must take writes while Kafka is down.
@@ -81,9 +101,13 @@ class KafkaBus:
             ]
             if missing:
                 try:
-                    await admin.create_topics(missing)
+                    response = await admin.create_topics(missing)
                 except TopicAlreadyExistsError:
-                    pass
+                    return
+                # The broker answers per topic; a refusal (policy, replication factor) is not raised.
+                codes = {error[1] for error in response.topic_errors} - {0, TopicAlreadyExistsError.errno}
+                if codes:
+                    raise TopicsNotCreated(min(codes))
         finally:
             await admin.close()
 
@@ -91,9 +115,13 @@ class KafkaBus:
         while True:
             try:
                 await self.ensure_topics(list(self.topics))
+                self._topics_problem = None
+                log.info("kafka topics exist")
                 return
             except Exception as error:
-                log.warning("could not create topics yet: %s", type(error).__name__)
+                reason = error.reason if isinstance(error, TopicsNotCreated) else type(error).__name__
+                self._topics_problem = f"failing: {reason}"
+                log.warning("could not create the kafka topics: %s", reason, extra={"error_type": type(error).__name__})
                 await asyncio.sleep(self.retry_seconds * 5)
 
     async def _ready_producer(self) -> AIOKafkaProducer:
@@ -138,21 +166,46 @@ class KafkaBus:
                 await consumer.stop()
 
     async def _consume_loop(self, consumer: AIOKafkaConsumer, group: str, handler: BatchHandler, metrics: ServiceMetrics | None) -> None:
+        # A partition whose records must come again is paused, not slept on: polling goes on for the
+        # others, so the member stays in its group however long the back-off (max.poll.interval).
+        held: dict[TopicPartition, tuple[float, int]] = {}  # partition → (resume at, offset to re-read)
         while not self._stopping.is_set():
+            _resume_due(consumer, held)
             batches = await consumer.getmany(timeout_ms=500, max_records=1000)
             for partition, records in batches.items():
-                messages = [_message_of(record) for record in records]
-                try:
-                    await handler(messages)
-                except Exception:
-                    # Not committed: rewind so the same records come again after a pause.
-                    log.exception("consumer %s failed a batch on %s; will retry", group, partition)
-                    consumer.seek(partition, records[0].offset)
-                    await asyncio.sleep(self.retry_seconds)
-                    continue
-                await consumer.commit({partition: records[-1].offset + 1})
+                held.pop(partition, None)  # records here mean a rebalance dropped the pause
+                done, delay = await self._deliver(group, handler, records)
+                if done:
+                    await consumer.commit({partition: records[done - 1].offset + 1})
+                if done < len(records):
+                    consumer.seek(partition, records[done].offset)
+                    consumer.pause(partition)
+                    held[partition] = (time.monotonic() + delay, records[done].offset)
             if metrics is not None:
                 await _record_lag(consumer, group, metrics)
+
+    async def _deliver(self, group: str, handler: BatchHandler, records: list) -> tuple[int, float]:
+        """How many records are done, and how long to wait before the rest come again."""
+        try:
+            await handler([_message_of(record) for record in records])
+            return len(records), 0.0
+        except DeliverAgain as again:
+            return again.done, again.delay_seconds
+        except Exception as error:
+            # Class only: an exception's message may carry payload values.
+            log.warning("consumer %s failed a batch: %s; will retry", group, type(error).__name__)
+            return 0, self.retry_seconds
+
+
+def _resume_due(consumer: AIOKafkaConsumer, held: dict[TopicPartition, tuple[float, int]]) -> None:
+    now = time.monotonic()
+    for partition, (resume_at, offset) in list(held.items()):
+        if resume_at > now:
+            continue
+        del held[partition]
+        if partition in consumer.paused():  # else it was revoked, or reassigned from the committed offset
+            consumer.seek(partition, offset)
+            consumer.resume(partition)
 
 
 async def _record_lag(consumer: AIOKafkaConsumer, group: str, metrics: ServiceMetrics) -> None:
@@ -165,7 +218,9 @@ async def _record_lag(consumer: AIOKafkaConsumer, group: str, metrics: ServiceMe
 
 
 def _message_of(record) -> Message:
+    """Never fails: a null value or header stays None, for the consumer to judge."""
     key = record.key if record.key is not None else b""
-    headers = tuple((name, value if isinstance(value, bytes) else bytes(value)) for name, value in record.headers)
-    return Message(topic=record.topic, key=key, value=record.value, headers=headers)
+    headers = tuple((name, None if value is None else bytes(value)) for name, value in record.headers)
+    return Message(topic=record.topic, key=key, value=record.value, headers=headers,
+                   partition=record.partition, offset=record.offset)
 

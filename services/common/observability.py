@@ -1,7 +1,7 @@
 """Metrics (one Prometheus registry per service) and JSON logs with request ids.
 
-Logs carry ids, routes and numbers only: never a request body, a query string or a header value,
-since those hold personal data.
+Logs carry ids, routes and numbers only: never a request body, a query string, a header value or
+an error's message, since those hold personal data.
 """
 
 import atexit
@@ -11,6 +11,7 @@ import logging
 import queue
 import sys
 import time
+import traceback
 from logging.handlers import QueueHandler, QueueListener
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -73,9 +74,28 @@ class JsonLogFormatter(logging.Formatter):
         for name in self.FIELDS:
             if hasattr(record, name):
                 entry[name] = getattr(record, name)
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["error"] = traceback_without_values(record.exc_info[1])
         return json.dumps(entry, ensure_ascii=False)
+
+
+def traceback_without_values(error: BaseException) -> str:
+    """Where an error came from, and its causes: classes and frames, never messages or locals.
+
+    An error's message carries values (a constraint's key, a statement's parameters, the input that
+    failed), and values may be personal data."""
+    lines: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if lines:
+            lines.append("caused by:")
+        lines.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        for frame in traceback.extract_tb(current.__traceback__):
+            lines.append(f"  {frame.filename}:{frame.lineno} in {frame.name}")
+        current = current.__cause__ or current.__context__
+    return "\n".join(lines)
 
 
 _listener: QueueListener | None = None
@@ -100,7 +120,8 @@ def configure_logging(level: str = "INFO", stream=None) -> None:
     # uvicorn's access log prints full URLs, whose query strings may hold names: ours logs routes.
     logging.getLogger("uvicorn.access").disabled = True
     # These log statement parameters and URLs at INFO or DEBUG: they stay at WARNING whatever the level.
-    for chatty in ("aiokafka", "sqlalchemy.engine", "httpx", "httpcore", "uvicorn.error"):
+    # (aiosqlite logs every statement with its parameters at DEBUG.)
+    for chatty in ("aiokafka", "aiosqlite", "asyncpg", "sqlalchemy.engine", "httpx", "httpcore", "uvicorn.error"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
 
 

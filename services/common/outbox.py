@@ -1,7 +1,18 @@
 """Transactional outbox: events are written with the change they describe, and relayed later.
 
-A row is marked sent only after the bus acknowledged it, so a crash or a broker outage leaves
+A row is marked sent only after the bus acknowledged it (Kafka: the broker; in process: every
+consumer group of the deployment committed it, see `bus.py`), so a crash or a broker outage leaves
 unsent rows that the next relay pass sends again (at least once; consumers de-duplicate on id).
+
+Order. Ids are given at insert, not at commit: on PostgreSQL row 10 may still be uncommitted when
+row 11 is, and publishing 11 then would put a customer's later event before their earlier one. So
+every row carries the id of the transaction that wrote it (`txid`, filled by the server), and a pass
+publishes the unsent rows in id order, stopping at the first one whose transaction is not older
+than every transaction still in flight (`pg_snapshot_xmin` of the same snapshot). A row thus waits
+until every transaction that began writing before its own has ended, and rows leave in the order
+they were written: a later event of a customer never overtakes an earlier one, whichever
+transaction commits first. A long write transaction on the server delays publishing; it never
+loses or reorders. SQLite has one writer at a time (BEGIN IMMEDIATE): id order is commit order.
 """
 
 import asyncio
@@ -116,11 +127,7 @@ class OutboxRelay:
             return await self._relay_batch()
 
     async def _relay_batch(self) -> int:
-        async with self.database.transaction() as session:
-            rows = (await session.execute(
-                sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.headers, outbox.c.value)
-                .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(self.batch_size)
-            )).all()
+        rows = await self._publishable_rows()
         if not rows:
             self._show_backlog(0, 0.0)
             return 0
@@ -134,6 +141,26 @@ class OutboxRelay:
         await self._record_backlog()
         await self._purge_sent()
         return len(rows)
+
+    async def _publishable_rows(self) -> list:
+        """The oldest unsent rows, in id order, that no transaction still in flight can precede."""
+        query = (
+            sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.headers, outbox.c.value, outbox.c.txid)
+            .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(self.batch_size)
+        )
+        if self.database.is_postgres:
+            # In the same statement, so the horizon and the rows come from one snapshot.
+            query = query.add_columns(sa.text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon"))
+        async with self.database.sessions() as session:
+            rows = (await session.execute(query)).all()
+        if not self.database.is_postgres:
+            return rows
+        publishable = []
+        for row in rows:
+            if row.txid is not None and row.txid >= row.horizon:
+                break  # its transaction, or one that began before it, may still add rows before it
+            publishable.append(row)
+        return publishable
 
     async def backlog(self) -> int:
         async with self.database.sessions() as session:

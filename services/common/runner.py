@@ -50,6 +50,10 @@ async def serve(apps: dict[str, FastAPI], settings: Settings, on_ready: Callable
 
 def run_service(name: str, create_app: AppFactory) -> None:
     settings = Settings()
+    if settings.bus == "inprocess":
+        # Alone in its process, an in-process bus has no other service behind it: events would be
+        # marked sent with nobody having read them.
+        raise SystemExit(f"{name} alone needs PULSE_BUS=kafka (the in-process bus is for `pulse run`, all services in one process)")
     configure_logging(settings.log_level)
     if settings.workers > 1:
         _run_workers(name, settings)

@@ -55,11 +55,28 @@ class Settings(BaseSettings):
     max_attributes_bytes: int = 16 * 1024
     api_key_cache_seconds: float = 10.0
 
+    # Browsers: comma-separated origins (scheme://host[:port]) whose pages may call the APIs.
+    cors_allowed_origins: str = ""
+    # Sign-in through the company's identity provider (OIDC); empty issuer means API keys only.
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_role_claim: str = "realm_access.roles"
+    oidc_role_map: str = ""  # <group>=<role>,...; the first group the token carries wins
+    oidc_clock_skew_seconds: float = 60.0
+    oidc_http_timeout_seconds: float = 5.0
+    oidc_jwks_cache_seconds: float = 600.0
+    oidc_jwks_min_refresh_seconds: float = 10.0  # an unknown key id refetches the keys at most this often
+
     outbox_batch_size: int = 2000
     outbox_poll_seconds: float = 0.5
     outbox_linger_seconds: float = 0.05  # after a wake-up, wait this long so that more rows go in one pass
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
+    # A passing failure (database away, lock, conflict) holds the partition back; the pause doubles
+    # from consumer_retry_base_seconds up to this.
+    consumer_backoff_max_seconds: float = 300.0
+    inbox_retention_days: float = Field(default=7.0, gt=0)  # longer than any redelivery (Kafka retention)
+    inbox_purge_seconds: float = 3600.0
     offload_workers: int = 1  # processes for CPU-heavy work such as model fits
 
     log_level: str = "INFO"

@@ -15,6 +15,7 @@ from services.profiles.context import ProfilesContext
 
 def make_context(base: ServiceContext) -> ProfilesContext:
     settings = base.settings
+    # Only profiles stores personal data, so only profiles is given the keys (and refuses without them).
     secrets = resolve_secrets(settings)
     return base.extended(
         ProfilesContext,

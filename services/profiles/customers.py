@@ -165,7 +165,7 @@ async def create_customer(session: AsyncSession, ctx: ProfilesContext, data: Cus
     await session.flush()
     await _write_search_rows(session, ctx, customer, fields)
     await _publish(session, ctx, CustomerCreated(
-        customer_id=customer.id, external_id=external_id, tags=customer.tags, has_email=bool(fields.get("email")),
+        customer_id=customer.id, external_id=external_id, tag_count=len(customer.tags), has_email=bool(fields.get("email")),
         has_phone=bool(fields.get("phone")), consent=customer.consent, created_at=now,
     ))
     return customer, True
@@ -196,7 +196,7 @@ async def update_customer(session: AsyncSession, ctx: ProfilesContext, customer:
     await _assert_contact_free(session, ctx, changed, except_id=customer.id)
     await _write_changes(session, ctx, customer, changed)
     await _publish(session, ctx, CustomerUpdated(
-        customer_id=customer.id, changed_fields=sorted(changed), tags=customer.tags, consent=customer.consent,
+        customer_id=customer.id, changed_fields=sorted(changed), tag_count=len(customer.tags), consent=customer.consent,
         updated_at=customer.updated_at,
     ))
     return True

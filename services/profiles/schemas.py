@@ -7,10 +7,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.common.catalog import InteractionOutcome
 from services.common.timeutil import as_utc
 
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s,]+$")]
 Text200 = Annotated[str, Field(min_length=1, max_length=200)]
+# Consent is published, so what it is given for is a code (e.g. `sms`, `email_marketing`), not text.
+ConsentCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -51,7 +54,7 @@ class CustomerFields(StrictModel):
     company: Text200 | None = None
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None
     attributes: dict | None = None
-    consent: dict[str, bool] | None = None
+    consent: dict[ConsentCode, bool] | None = None
 
     @field_validator("attributes")
     @classmethod
@@ -159,7 +162,7 @@ class InteractionCreate(StrictModel):
     customer_id: Annotated[str, Field(min_length=1, max_length=36)]
     channel: Literal["call", "visit", "email", "chat", "follow_up"]
     direction: Literal["inbound", "outbound"]
-    outcome: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    outcome: InteractionOutcome | None = Field(None, description="A fixed code (it is published); write anything else in `note`.")
     note: Annotated[str, Field(max_length=10_000)] | None = None
     occurred_at: AwareDatetime
 

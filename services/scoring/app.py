@@ -16,6 +16,8 @@ from services.scoring.settings import ScoringSettings
 
 # How soon an instance notices a refit or a new standard that another instance stored.
 REFRESH_SECONDS = 10.0
+# How often the leader looks whether a refit is due (PULSE_SCORING_REFIT_INTERVAL_SECONDS says when).
+REFIT_CHECK_SECONDS = 60.0
 
 
 def make_context(base: ServiceContext) -> ScoringContext:
@@ -25,23 +27,22 @@ def make_context(base: ServiceContext) -> ScoringContext:
     return base.extended(ScoringContext, in_use=in_use, refit_lock=AdvisoryLock(base.database, "scoring:refit"))
 
 
-def spec_for(settings: ScoringSettings) -> ServiceSpec:
-    return ServiceSpec(
-        name="scoring",
-        title="Customer Pulse — scoring",
-        description="Customer value (RFM, CLV), loyalty, health, value tier and lifecycle stage.",
-        routers=[api.router],
-        migrations=Path(__file__).parent / "migrations",
-        settings_class=ScoringSettings,
-        handlers=HANDLERS,
-        timers=TIMERS,
-        jobs=[
-            JobSpec("refit", every_seconds=settings.scoring_refit_interval_seconds, run=refit_when_due, run_at_start=True),
-            JobSpec("refresh", every_seconds=REFRESH_SECONDS, run=refresh_in_use, leader_only=False, run_at_start=True),
-        ],
-        make_context=make_context,
-    )
+SPEC = ServiceSpec(
+    name="scoring",
+    title="Customer Pulse — scoring",
+    description="Customer value (RFM, CLV), loyalty, health, value tier and lifecycle stage.",
+    routers=[api.router],
+    migrations=Path(__file__).parent / "migrations",
+    settings_class=ScoringSettings,
+    handlers=HANDLERS,
+    timers=TIMERS,
+    jobs=[
+        JobSpec("refit", every_seconds=REFIT_CHECK_SECONDS, run=refit_when_due, run_at_start=True),
+        JobSpec("refresh", every_seconds=REFRESH_SECONDS, run=refresh_in_use, leader_only=False, run_at_start=True),
+    ],
+    make_context=make_context,
+)
 
 
 def create_app(platform: Platform) -> FastAPI:
-    return build_service_app(spec_for(platform.settings_for(ScoringSettings)), platform)
+    return build_service_app(SPEC, platform)

@@ -123,12 +123,12 @@ async def refresh_in_use(ctx: ScoringContext) -> None:
 
 
 async def refit_when_due(ctx: ScoringContext) -> None:
-    """The scheduled refit; at start it runs only when no model was fitted within half an interval."""
+    """The scheduled refit: when no model was fitted yet, or the newest fit is an interval old."""
     async with _refit_turn(ctx):
         async with ctx.database.sessions() as session:
             newest = await session.scalar(sa.select(sa.func.max(model_fits.c.fitted_at)))
         interval = ctx.scoring_settings.scoring_refit_interval_seconds
-        if newest is None or (ctx.now() - newest).total_seconds() >= interval / 2:
+        if newest is None or (ctx.now() - newest).total_seconds() >= interval:
             await _refit(ctx, as_of=None, model=None)
 
 

@@ -4,8 +4,7 @@ from datetime import datetime
 
 from services.common.service_app import Platform, build_context
 from services.scoring import calibrations, lookups
-from services.scoring.app import spec_for
-from services.scoring.settings import ScoringSettings
+from services.scoring.app import SPEC
 
 
 def parse_moment(value: str | None) -> datetime | None:
@@ -23,7 +22,7 @@ async def refit_from_command_line(settings, *, as_of: str | None, model: str | N
         raise ValueError(f"--model {model}: must be mbgnbd or bgnbd")
     moment = parse_moment(as_of)
     platform = Platform.from_settings(settings)
-    ctx = build_context(spec_for(platform.settings_for(ScoringSettings)), platform)
+    ctx = build_context(SPEC, platform)
     try:
         await ctx.database.migrate()
         await calibrations.refit(ctx, as_of=moment, model=model)

@@ -34,3 +34,13 @@ def test_keys_are_created_listed_and_revoked_from_the_command_line(tmp_path):
     assert "analyst" in listed.stdout and "报表" in listed.stdout and "active" in listed.stdout
     assert pulse("keys", "revoke", key_id, PULSE_DATA_DIR=str(tmp_path)).returncode == 0
     assert "revoked" in pulse("keys", "list", PULSE_DATA_DIR=str(tmp_path)).stdout
+
+
+def test_migrate_creates_every_service_schema_and_an_unknown_service_is_one_line(tmp_path):
+    migrated = pulse("migrate", PULSE_DATA_DIR=str(tmp_path))
+    assert migrated.returncode == 0, migrated.stderr
+    assert {path.name for path in tmp_path.glob("*.db")} == {"auth.db", "profiles.db", "feedback.db", "scoring.db", "alerts.db"}
+    again = pulse("migrate", "scoring", PULSE_DATA_DIR=str(tmp_path))
+    assert again.returncode == 0 and "scoring: migrated" in again.stderr
+    unknown = pulse("migrate", "billing", PULSE_DATA_DIR=str(tmp_path))
+    assert unknown.returncode == 2 and unknown.stderr.startswith("error: unknown service billing")

@@ -1,5 +1,6 @@
 """Outbox relay, inbox and consumer runner on the in-process bus and SQLite."""
 
+import pytest
 import sqlalchemy as sa
 
 from services.common.bus import InProcessBus
@@ -8,6 +9,7 @@ from services.common.consumers import EventConsumer
 from services.common.database import COMMON_MIGRATIONS, Database
 from services.common.delivery_tables import dead_letters, inbox, outbox
 from services.common.events import Message, envelope_for, to_message
+from services.common.failures import DeliverAgain
 from services.common.observability import ServiceMetrics
 from services.common.outbox import OutboxRelay, add_events
 from services.common.settings import Topics
@@ -103,7 +105,22 @@ async def test_the_same_event_twice_is_handled_once(tmp_path):
     await database.dispose()
 
 
-async def test_a_passing_failure_is_retried_and_a_poison_message_is_dead_lettered_while_the_rest_go_on(tmp_path):
+async def test_a_passing_failure_dead_letters_nothing_and_the_batch_comes_again(tmp_path):
+    database = await migrated(tmp_path, "consumer")
+    handler = FlakyHandler(failures_left=1)
+    consumer = consumer_for(database, InProcessBus(), handler)
+    batch = [to_message(recorded(order), TOPICS.purchases) for order in ("o-1", "o-2")]
+    with pytest.raises(DeliverAgain) as again:
+        await consumer.handle_batch(batch)
+    assert again.value.done == 0
+    await consumer.handle_batch(batch[again.value.done:])
+    assert handler.seen == ["o-1", "o-2"]
+    async with database.sessions() as session:
+        assert await session.scalar(sa.select(sa.func.count()).select_from(dead_letters)) == 0
+    await database.dispose()
+
+
+async def test_a_message_that_keeps_failing_is_dead_lettered_while_the_rest_go_on(tmp_path):
     database = await migrated(tmp_path, "consumer")
     bus = InProcessBus()
     dlq = []
@@ -112,15 +129,17 @@ async def test_a_passing_failure_is_retried_and_a_poison_message_is_dead_lettere
         dlq.extend(messages)
 
     bus.subscribe("dlq-reader", [f"{TOPICS.purchases}.dlq"], dlq_reader)
-    handler = FlakyHandler(failures_left=1, poison={"o-bad"})
+    handler = FlakyHandler(poison={"o-bad"})
     consumer = consumer_for(database, bus, handler)
     batch = [to_message(recorded(order), TOPICS.purchases) for order in ("o-1", "o-bad", "o-2")]
     await consumer.handle_batch(batch)
-    assert handler.seen == ["o-1", "o-2"]
-    assert [message.header("error.type") for message in dlq] == ["ValueError"]
+    assert set(handler.seen) == {"o-1", "o-2"}  # o-1 also ran in the batch's rolled-back transaction
+    async with database.sessions() as session:
+        assert await session.scalar(sa.select(sa.func.count()).select_from(inbox)) == 2
+    assert [(message.header("error.type"), message.header("error.code")) for message in dlq] == [("ValueError", "handler_failed")]
     async with database.sessions() as session:
         letters = (await session.execute(sa.select(dead_letters.c.topic, dead_letters.c.error))).all()
-    assert letters == [(TOPICS.purchases, "ValueError: cannot handle this one")]
+    assert letters == [(TOPICS.purchases, "ValueError: handler_failed")]
     metric = consumer.metrics.registry.get_sample_value(
         "pulse_dlq_messages_total", {"service": "tester", "consumer": "tester", "topic": TOPICS.purchases})
     assert metric == 1

@@ -1,7 +1,9 @@
-"""A service run as its own process, as in the distributed mode, so a test can `kill -9` it."""
+"""A service run as its own process, as in the distributed mode, or the embedded stack (`pulse run`)
+as one, so a test can `kill -9` it."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from services.common.settings import SERVICE_PORTS
 from tests.support.scripts import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class ServiceProcess:
     def __init__(self, service: str, env: dict[str, str], log_file: Path):
         self.service = service
+        self.command = [sys.executable, "-m", f"services.{service}"]
         self.port = free_port()
         self.env = os.environ | env | {"PULSE_PORT": str(self.port)}
         self.log_file = log_file
@@ -33,8 +37,7 @@ class ServiceProcess:
 
     def start(self, timeout: float = 60) -> None:
         log = open(self.log_file, "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", f"services.{self.service}"], env=self.env, cwd=ROOT,
-                                        stdout=log, stderr=log)
+        self.process = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -60,3 +63,35 @@ class ServiceProcess:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class EmbeddedProcess(ServiceProcess):
+    """The embedded stack in a process of its own; `url` is its profiles service. `module` may be a
+    test's launcher that adds consumer groups to the stack."""
+
+    def __init__(self, env: dict[str, str], log_file: Path, module: str = "services.cli", args: tuple[str, ...] = ("run",)):
+        super().__init__("profiles", env, log_file)
+        offset = free_port_offset()
+        self.port = SERVICE_PORTS["profiles"] + offset
+        self.command = [sys.executable, "-m", module, *args]
+        self.env = os.environ | env | {"PULSE_PORT_OFFSET": str(offset), "PULSE_HOST": "127.0.0.1"}
+        for name in ("PULSE_BUS", "PULSE_PORT", "PULSE_DATABASE_URL", "PULSE_AUTH_DATABASE_URL"):
+            self.env.pop(name, None)
+
+
+def free_port_offset() -> int:
+    """An offset under which the four service ports are free on 127.0.0.1."""
+    for _ in range(50):
+        offset = int.from_bytes(os.urandom(2), "big") % 20000 + 20000
+        if all(_port_is_free(port + offset) for port in SERVICE_PORTS.values()):
+            return offset
+    raise RuntimeError("no free range of ports found")
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

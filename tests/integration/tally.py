@@ -3,6 +3,7 @@ the platform's consumer runner (inbox included), so "exactly once" is measured w
 
 import sqlalchemy as sa
 
+from services.common.bus import Bus
 from services.common.consumers import Delivery, EventConsumer
 from services.common.database import COMMON_MIGRATIONS, Database
 from services.common.kafka_bus import KafkaBus
@@ -25,20 +26,27 @@ async def count_purchase(delivery: Delivery, payload) -> None:
 
 
 class Tally:
-    def __init__(self, database_url: str, bootstrap: str, group: str = "tally"):
+    def __init__(self, database_url: str, bootstrap: str = "", group: str = "tally", bus: Bus | None = None,
+                 topics: Topics | None = None, backoff_max_seconds: float = 300.0):
+        """On Kafka (`bootstrap`) by default; or on a given bus, e.g. the embedded stack's in-process one."""
         self.database = Database(database_url, migrations=[COMMON_MIGRATIONS / "versions"])
-        self.bus = KafkaBus(bootstrap=bootstrap, client_id=group, retry_seconds=0.5)
+        self.bus = bus or KafkaBus(bootstrap=bootstrap, client_id=group, retry_seconds=0.5)
         self.consumer = EventConsumer(
             name=group, handlers={"pulse.purchase.recorded.v1": count_purchase}, database=self.database, bus=self.bus,
-            topics=Topics(), metrics=ServiceMetrics(group), retry_base_seconds=0.05,
+            topics=topics or Topics(), metrics=ServiceMetrics(group), retry_base_seconds=0.05,
+            backoff_max_seconds=backoff_max_seconds,
         )
 
     async def start(self) -> None:
+        await self.prepare()
+        self.consumer.attach()
+        await self.bus.start()
+
+    async def prepare(self) -> None:
+        """The database only; `consumer.attach()` subscribes later."""
         await self.database.migrate()
         async with self.database.engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
-        self.consumer.attach()
-        await self.bus.start()
 
     async def stop(self) -> None:
         await self.bus.stop()

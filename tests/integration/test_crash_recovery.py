@@ -12,26 +12,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.integration.kafka_tools import eventually, read_topics
 from tests.integration.service_process import ServiceProcess
+from tests.integration.streams import at_least, stream_batches
 from tests.integration.tally import Tally
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 BATCH = 100
-
-
-async def _stream_batches(url: str, key: str, customer_id: str, acknowledged: set[str], stop: asyncio.Event, worker: int) -> None:
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
-        batch_number = 0
-        while not stop.is_set():
-            items = [{"order_id": f"w{worker}-b{batch_number}-{n}", "customer_id": customer_id, "amount": "9.90",
-                      "occurred_at": "2026-07-01T12:00:00+08:00"} for n in range(BATCH)]
-            batch_number += 1
-            try:
-                response = await client.post("/v1/purchases:batch", json={"items": items})
-            except httpx.HTTPError:
-                return  # the process died under us: this batch was never acknowledged
-            if response.status_code == 200:
-                acknowledged.update(item["order_id"] for item, result in zip(items, response.json()["results"])
-                                    if result["status"] == "created")
 
 
 async def test_kill_9_during_batch_writes_loses_no_acknowledged_purchase_and_counts_none_twice(tmp_path, postgres_server, kafka_bootstrap):
@@ -54,8 +39,8 @@ async def test_kill_9_during_batch_writes_loses_no_acknowledged_purchase_and_cou
             customer_id = (await client.post("/v1/customers", json={"name": "孙悟空"})).json()["id"]
         acknowledged: set[str] = set()
         stop = asyncio.Event()
-        writers = [asyncio.create_task(_stream_batches(service.url, key, customer_id, acknowledged, stop, worker)) for worker in range(2)]
-        assert await eventually(lambda: _at_least(acknowledged, 5 * BATCH), timeout=60)
+        writers = [asyncio.create_task(stream_batches(service.url, key, customer_id, acknowledged, stop, worker=worker, batch=BATCH)) for worker in range(2)]
+        assert await eventually(lambda: at_least(acknowledged, 5 * BATCH), timeout=60)
         service.kill()
         stop.set()
         await asyncio.gather(*writers)
@@ -86,10 +71,6 @@ async def test_kill_9_during_batch_writes_loses_no_acknowledged_purchase_and_cou
 def _order_of(record) -> str:
     import json
     return json.loads(record.value)["order_id"]
-
-
-async def _at_least(collection, size: int) -> bool:
-    return len(collection) >= size
 
 
 async def _tally_has(tally: Tally, orders: set[str]) -> bool:

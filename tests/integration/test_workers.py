@@ -21,8 +21,10 @@ def test_the_shared_socket_says_tcp_so_asyncio_turns_nagle_off():
 
 
 @pytest.mark.postgres
-def test_two_workers_serve_writes_on_postgresql(tmp_path, postgres_server):
-    env = {"PULSE_BUS": "inprocess", "PULSE_DATABASE_URL": postgres_server.create_database("workers_test"),
+@pytest.mark.kafka
+def test_two_workers_serve_writes_on_postgresql(tmp_path, postgres_server, kafka_bootstrap):
+    env = {"PULSE_BUS": "kafka", "PULSE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+           "PULSE_DATABASE_URL": postgres_server.create_database("workers_test"),
            "PULSE_DATA_DIR": str(tmp_path), "PULSE_WORKERS": "2", "PULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
            "PULSE_HASH_KEY": "w"}
     service = ServiceProcess("profiles", env, tmp_path / "profiles.log")

@@ -176,10 +176,15 @@ async def test_an_analyst_sees_customers_without_personal_data(profiles):
 
 async def test_personal_data_survives_a_key_rotation_and_re_encryption(profiles):
     customer_id = (await create(profiles)).json()["id"]
-    old_keys = profiles.platform.secrets.encryption_keys
+    old_keys = profiles.platform.settings.encryption_keys.split(",")
     new_key = Fernet.generate_key().decode()
     rewritten = await reencrypt_personal_data(profiles.database, FieldCipher([new_key, *old_keys]))
     assert rewritten == 1
     async with profiles.database.sessions() as session:
         row = await session.get(Customer, customer_id)
     assert FieldCipher([new_key]).decrypt(row.name_enc) == ZHANG["name"]
+
+
+async def test_consent_is_given_for_codes_only_since_it_is_published(profiles):
+    refused = await create(profiles, consent={"王先生的短信": True})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"].startswith("consent")

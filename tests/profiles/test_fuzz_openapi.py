@@ -13,7 +13,7 @@ from schemathesis.checks import not_a_server_error
 from services.common.service_app import Platform
 from services.profiles.app import create_app
 from tests.harness import settings_for_tests
-from tests.integration.service_process import ServiceProcess
+from tests.integration.service_process import EmbeddedProcess
 
 
 def _operations() -> list[tuple[str, str]]:
@@ -25,9 +25,8 @@ def _operations() -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def running_profiles(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
-    env = {"PULSE_BUS": "inprocess", "PULSE_DATA_DIR": str(folder), "PULSE_DATABASE_URL": "",
-           "PULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "PULSE_HASH_KEY": "fuzz"}
-    service = ServiceProcess("profiles", env, folder / "profiles.log")
+    env = {"PULSE_DATA_DIR": str(folder), "PULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "PULSE_HASH_KEY": "fuzz"}
+    service = EmbeddedProcess(env, folder / "embedded.log")  # profiles alone would need Kafka
     key = service.cli("keys", "create", "--role", "admin", "--name", "fuzzer")
     service.start()
     yield service, key, schemathesis.openapi.from_url(f"{service.url}/openapi.json")

@@ -90,3 +90,14 @@ async def test_interactions_are_listed_per_customer_with_their_notes(profiles, c
     assert [item["note"] for item in listed["items"]] == ["call：客户满意", "visit：客户满意", "follow_up：客户满意"]
     await profiles.drain_outbox()
     assert len(profiles.recorder.events("pulse.interaction.logged.v1")) == 3
+
+
+async def test_an_interaction_outcome_is_a_fixed_code_and_free_text_is_refused(profiles, customer):
+    body = {"customer_id": customer["id"], "channel": "call", "direction": "outbound",
+            "occurred_at": "2026-04-01T09:00:00+08:00"}
+    refused = await profiles.client.post("/v1/interactions", json={**body, "outcome": "王先生说下周回电"}, headers=profiles.auth())
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "outcome"
+    logged = await profiles.client.post("/v1/interactions", json={**body, "outcome": "callback_requested"}, headers=profiles.auth())
+    assert logged.status_code == 201
+    await profiles.drain_outbox()
+    assert [event.data["outcome"] for event in profiles.recorder.events("pulse.interaction.logged.v1")] == ["callback_requested"]
