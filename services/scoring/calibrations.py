@@ -15,7 +15,7 @@ from services.scoring.cards import rescore
 from services.scoring.context import ScoringContext
 from services.scoring.in_use import fit_in_use, load_in_use
 from services.scoring.models import customers, evaluation_standards, model_fits, purchase_lines
-from services.scoring.scores.calibration import CalibrationRecord, Population, calibrate, calibration_of
+from services.scoring.scores.calibration import PRIORS, CalibrationRecord, Population, calibrate, calibration_of
 from services.scoring.scores.scorecard import day_number
 from services.scoring.scores.standard import EvaluationStandard
 from services.scoring.scores.summary import UNITS_PER_CURRENCY, summarise_purchases
@@ -123,12 +123,18 @@ async def refresh_in_use(ctx: ScoringContext) -> None:
 
 
 async def refit_when_due(ctx: ScoringContext) -> None:
-    """The scheduled refit: when no model was fitted yet, or the newest fit is an interval old."""
+    """The scheduled refit: when no model was fitted yet, when the newest fit is an interval old, or
+    while the priors are in use and the buyers are no longer those they were calibrated on (so that
+    a young deployment's first buyers get percentiles and tiers, and its first fit, within a minute)."""
     async with _refit_turn(ctx):
         async with ctx.database.sessions() as session:
-            newest = await session.scalar(sa.select(sa.func.max(model_fits.c.fitted_at)))
+            newest = (await session.execute(sa.select(model_fits.c.fitted_at, model_fits.c.status, model_fits.c.population)
+                                            .order_by(model_fits.c.id.desc()).limit(1))).first()
+            buyers = await session.scalar(sa.select(sa.func.count(sa.distinct(purchase_lines.c.customer_id)))) \
+                if newest is not None and newest.status == PRIORS else None
         interval = ctx.scoring_settings.scoring_refit_interval_seconds
-        if newest is None or (ctx.now() - newest).total_seconds() >= interval:
+        if newest is None or (ctx.now() - newest.fitted_at).total_seconds() >= interval \
+                or (buyers is not None and buyers != newest.population):
             await _refit(ctx, as_of=None, model=None)
 
 

@@ -1,5 +1,6 @@
 """Merges, erasure, backfills, the model's status and the period report, on the in-process bus."""
 
+import asyncio
 import csv
 import io
 import random
@@ -122,3 +123,20 @@ async def test_the_embedded_stack_scores_what_profiles_records(tmp_path):
         assert card["tier"] == "unrated"
         assert (await scoring.client.post("/v1/models/clv:refit", headers=scoring.auth())).status_code == 200
         assert (await score_of(scoring, customer["id"]))["tier"] != "unrated"
+
+
+async def model_in_use(scoring) -> dict | None:
+    return (await scoring.client.get("/v1/models/clv", headers=scoring.auth())).json()["in_use"]
+
+
+async def test_while_the_priors_are_in_use_new_buyers_bring_a_refit_and_tiers(scoring):
+    while await model_in_use(scoring) is None:  # the refit at start, on no buyers
+        await asyncio.sleep(0.05)
+    await deliver(scoring, envelopes([purchase(f"t{n}", days_ago(d), f"{10 * (n + 1)}.00") for n in range(4) for d in (40, 9)]))
+    assert (await score_of(scoring, "t3"))["tier"] == "unrated"
+    assert await scoring.context.jobs.run_now("refit")
+    status = await model_in_use(scoring)
+    assert status["status"] == "priors" and status["population"] == 4
+    assert (await score_of(scoring, "t3"))["tier"] == "high"
+    assert await scoring.context.jobs.run_now("refit")
+    assert (await model_in_use(scoring))["id"] == status["id"]  # the same buyers: no refit
