@@ -140,3 +140,24 @@ async def test_while_the_priors_are_in_use_new_buyers_bring_a_refit_and_tiers(sc
     assert (await score_of(scoring, "t3"))["tier"] == "high"
     assert await scoring.context.jobs.run_now("refit")
     assert (await model_in_use(scoring))["id"] == status["id"]  # the same buyers: no refit
+
+
+async def test_segments_page_by_cursor_best_first_and_filter(scoring):
+    await deliver(scoring, envelopes([purchase(f"g{n}", days_ago(d), f"{10 * (n + 1)}.00") for n in range(5) for d in (50, 8)]))
+    await deliver(scoring, envelopes([purchase("g-lapsed", days_ago(d), "10.00") for d in (700, 690)]))
+    seen, cursor = [], None
+    while True:
+        params = {"order_by": "clv", "limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await scoring.client.get("/v1/scores", params=params, headers=scoring.auth())).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 6 and len({item["customer_id"] for item in seen}) == 6
+    values = [item["clv"] for item in seen]
+    assert values == sorted(values, reverse=True)
+    active = (await scoring.client.get("/v1/scores", params={"stage": "active", "max_p_alive": 1},
+                                       headers=scoring.auth())).json()["items"]
+    assert {item["customer_id"] for item in active} == {f"g{n}" for n in range(5)}
+    bad = await scoring.client.get("/v1/scores", params={"cursor": "not-ours"}, headers=scoring.auth())
+    assert bad.status_code == 400
