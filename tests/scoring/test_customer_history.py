@@ -7,13 +7,17 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from services.common.catalog import CustomerErased, CustomerMerged, SurveyResponded
 from services.common.clock import ManualClock
+from services.scoring.models import purchase_lines
+from services.scoring.scores.scorecard import day_number, moment_of
 from tests.harness import embedded_harness, service_harness, settings_for_tests
 from tests.scoring.service_support import deliver, envelopes, purchase, refund, score_of
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
+TODAY = int(day_number(START))
 
 
 @pytest.fixture
@@ -161,3 +165,17 @@ async def test_segments_page_by_cursor_best_first_and_filter(scoring):
     assert {item["customer_id"] for item in active} == {f"g{n}" for n in range(5)}
     bad = await scoring.client.get("/v1/scores", params={"cursor": "not-ours"}, headers=scoring.auth())
     assert bad.status_code == 400
+
+
+async def test_a_fit_that_did_not_converge_is_stored_but_not_used(scoring):
+    # 300 buyers whose purchases fall on a regular lattice of days: neither model's fit converges on them.
+    lines = [{"kind": "purchase", "line_id": f"nc-{c}-{n}", "customer_id": f"nc{c}", "purchase_id": f"nc-{c}-{n}",
+              "day": TODAY - (c + n * 37) % 700, "units": (10 + (c * 7 + n * 13) % 90) * 10_000,
+              "occurred_at": moment_of(TODAY - (c + n * 37) % 700)} for c in range(300) for n in range(5)]
+    async with scoring.database.transaction() as session:
+        await session.execute(sa.insert(purchase_lines), lines)
+    status = (await scoring.client.post("/v1/models/clv:refit", headers=scoring.auth())).json()
+    failed = status["latest"]
+    assert failed["status"] == "not_converged" and not failed["in_use"] and failed["population"] == 300
+    assert status["in_use"] is None or status["in_use"]["id"] != failed["id"]
+    assert scoring.context.in_use.calibration.fit_id != failed["id"]
