@@ -24,9 +24,9 @@ import pandas as pd
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from lifetimes.utils import summary_data_from_transaction_data
 
-from services.scoring import bgnbd, gamma_gamma, mbgnbd, paretonbd
-from services.scoring.btyd import MODELS
-from services.scoring.customer_scores import score_customers
+from services.scoring.btyd import bgnbd, gamma_gamma, mbgnbd, paretonbd
+from services.scoring.btyd.purchase_models import MODELS
+from services.scoring.scores.customer_scores import score_customers
 
 # CDNOW's BG/NBD estimates (Fader, Hardie & Lee 2005) with alpha in days; its Gamma-Gamma.
 BG_NBD = dict(r=0.243, alpha=4.414 * 7, a=0.793, b=2.426)

@@ -5,6 +5,7 @@ them, so that `pulse clv` and `pulse --help` start quickly.
 """
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -12,16 +13,18 @@ import typer
 from rich.console import Console
 
 from services.common.settings import Settings
-from services.scoring.cli import clv_app
+from services.scoring.analysis.cli import clv_app
 
 app = typer.Typer(help="Customer Pulse command line.", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 contract_app = typer.Typer(help="The published event contract (AsyncAPI and JSON Schemas).", no_args_is_help=True)
 privacy_app = typer.Typer(help="Personal data at rest.", no_args_is_help=True)
+scoring_app = typer.Typer(help="The scoring service's models.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(contract_app, name="contract")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(clv_app, name="clv")
+app.add_typer(scoring_app, name="scoring")
 console = Console(stderr=True)
 DOCS_EVENTS = Path("docs/events")
 
@@ -117,6 +120,22 @@ async def _with_key_store(action):
         return await action(store)
     finally:
         await store.database.dispose()
+
+
+@scoring_app.command("refit")
+def refit_scoring(
+    as_of: str = typer.Option(None, help="Fit on the purchases up to this moment (ISO 8601 with a zone); default now"),
+    model: str = typer.Option(None, help="mbgnbd or bgnbd; default PULSE_SCORING_MODEL"),
+) -> None:
+    """Refit the CLV models now and re-score every customer (running instances pick the fit up)."""
+    from services.scoring.operations import refit_from_command_line
+
+    try:
+        status = asyncio.run(refit_from_command_line(Settings(), as_of=as_of, model=model))
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    typer.echo(json.dumps(status, indent=2))
 
 
 @privacy_app.command("reencrypt")

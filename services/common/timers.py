@@ -122,8 +122,10 @@ class TimerService:
         timer = DueTimer(kind=row.kind, key=row.key, due_at=row.due_at, payload=row.payload, fired_at=now, attempts=row.attempts)
         try:
             async with session.begin_nested():
-                await self.handlers[row.kind](TimerDelivery(session, timer, self.context))
+                # Deleted before the handler runs: a handler that sets the same timer again (the next
+                # threshold) must keep it, and SQLite may give the new row the fired row's id.
                 await session.execute(sa.delete(timers).where(timers.c.id == row.id))
+                await self.handlers[row.kind](TimerDelivery(session, timer, self.context))
         except Exception:
             log.exception("timer handler failed", extra={"service": self.metrics.service})
             retry_at = now + timedelta(seconds=self.retry_base_seconds * 2 ** min(row.attempts, 8))

@@ -129,3 +129,20 @@ async def test_two_instances_on_postgresql_fire_each_timer_exactly_once(postgres
     assert fired_by_first.timers and fired_by_second.timers, "both instances should have taken a share"
     await first.dispose()
     await second.dispose()
+
+
+async def test_a_handler_that_sets_its_own_timer_again_keeps_the_new_one(tmp_path):
+    database = await migrated(tmp_path)
+    due = utcnow() + timedelta(minutes=1)
+
+    async def next_threshold(delivery):
+        await schedule_timer(delivery.session, kind="churn", key=delivery.timer.key,
+                             due_at=delivery.timer.due_at + timedelta(days=30), payload={})
+
+    service = TimerService(database=database, handlers={"churn": next_threshold}, metrics=ServiceMetrics("t"))
+    async with database.transaction() as session:
+        await schedule_timer(session, kind="churn", key="c-1", due_at=due, payload={})
+    assert await service.fire_due(now=due) == 1
+    async with database.sessions() as session:
+        assert await session.scalar(sa.select(timers.c.due_at)) == due + timedelta(days=30)
+    await database.dispose()

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 
-from services.scoring import bgnbd, clv, gamma_gamma, mbgnbd, paretonbd
-from services.scoring.special import gamma_poisson_at_least
+from services.scoring.btyd import bgnbd, clv, gamma_gamma, mbgnbd, paretonbd
+from services.scoring.btyd.special import gamma_poisson_at_least
 
 RTOL = 1e-6
 HORIZONS = (1.0, 30.0, 90.0, 365.0)
@@ -166,3 +166,25 @@ def test_pareto_conditional_probabilities_of_n_purchases_sum_to_one(history, par
     x, t_x, T, _ = history
     total = sum(paretonbd.conditional_probability_of_purchases(pareto_params, n, 90.0, x, t_x, T) for n in range(300))
     np.testing.assert_allclose(total, 1, atol=1e-12)
+
+
+def mp_bgnbd_expected_purchases(params, t, x, T):
+    r, alpha, a, b = (mp.mpf(float(v)) for v in params)
+    c = a + b + x - 1
+    return c / (a - 1) * (1 - mp.hyp2f1(r + x, b + x, c, t / (alpha + T + t)) * ((alpha + T) / (alpha + T + t)) ** (r + x))
+
+
+def test_bgnbd_expected_purchases_are_finite_and_right_where_a_plus_b_is_below_one():
+    """A fit of a small population can land at a + b < 1, where scipy's 2F1 (and so lifetimes) may
+    give NaN for customers without a repeat purchase; the answer is checked to 30 digits instead."""
+    params = np.array([0.25, 30.0, 0.3, 0.5])
+    x, t_x, T = np.array([0.0, 0.0, 1.0, 4.0]), np.array([0.0, 0.0, 20.0, 300.0]), np.array([30.0, 400.0, 100.0, 500.0])
+    reference = BetaGeoFitter()
+    reference.params_ = pd.Series(params, index=["r", "alpha", "a", "b"])
+    mp.mp.dps = 30
+    for t in HORIZONS:
+        ours = bgnbd.expected_purchases(params, t, x, t_x, T)
+        theirs = reference.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T)
+        exact = [float(mp_bgnbd_expected_purchases(params, t, 0, T_i)) for T_i in T[:2]]
+        np.testing.assert_allclose(ours[:2], exact, rtol=1e-9)
+        np.testing.assert_allclose(ours[2:], theirs[2:], rtol=RTOL)

@@ -13,7 +13,9 @@ import rich.progress
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.scoring import cli, mbgnbd
+from services.scoring.analysis import cli
+from services.scoring.btyd import mbgnbd
+from tests.common.test_cli import pulse as operator_command
 
 HEADER = "customer_id,occurred_at,amount\n"
 OUT_COLUMNS = [
@@ -170,3 +172,12 @@ def test_no_progress_bar_is_drawn_into_a_pipe_or_for_a_short_file(monkeypatch):
     assert not cli._shows_progress(10**9)
     monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: True, raising=False)
     assert not cli._shows_progress(1024) and cli._shows_progress(cli.PROGRESS_FROM_BYTES)
+
+
+def test_pulse_scoring_refit_fits_and_says_what_is_in_use(tmp_path):
+    result = operator_command("scoring", "refit", "--as-of", "2026-01-31T00:00:00Z", PULSE_DATA_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["in_use"]["status"] == "priors" and status["in_use"]["population"] == 0
+    refused = operator_command("scoring", "refit", "--as-of", "2026-01-31", PULSE_DATA_DIR=str(tmp_path))
+    assert refused.returncode == 2 and "needs a time zone" in refused.stderr

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from services.scoring import clv, gamma_gamma
-from services.scoring.btyd import MODELS
-from services.scoring.customer_scores import score_customers, score_intervals
+from services.scoring.btyd import clv, gamma_gamma
+from services.scoring.btyd.purchase_models import MODELS
+from services.scoring.scores.customer_scores import score_customers, score_intervals
 
 
 @pytest.fixture(scope="module")

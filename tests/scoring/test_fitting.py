@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.optimize import approx_fprime
 
-from services.scoring import bgnbd, fitting, gamma_gamma, mbgnbd, paretonbd
-from services.scoring.fitting import FitNotConverged, NotEnoughCustomers, compress_population
+from services.scoring.btyd import bgnbd, fitting, gamma_gamma, mbgnbd, paretonbd
+from services.scoring.btyd.fitting import FitNotConverged, NotEnoughCustomers, compress_population
 
 COUNT_MODELS = [bgnbd, mbgnbd, paretonbd]
 

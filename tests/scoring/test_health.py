@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.scoring.health import CustomerSignals, compare_explanations, health_score
-from services.scoring.standard import DEFAULT_STANDARD, EvaluationStandard
+from services.scoring.scores.health import CustomerSignals, compare_explanations, health_score
+from services.scoring.scores.standard import DEFAULT_STANDARD, EvaluationStandard
 
 FULL = CustomerSignals(clv_percentile=0.9, p_alive=0.8, repeat_periods=4, tenure_days=300, nps=9, csat=5,
                        open_complaints=0)

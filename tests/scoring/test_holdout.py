@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from lifetimes.utils import calibration_and_holdout_data
 
-from services.scoring import mbgnbd
-from services.scoring.btyd import MODELS
-from services.scoring.holdout import calibration_table, split_calibration_holdout
-from services.scoring.holdout_chart import calibration_chart_png
+from services.scoring.analysis.holdout import calibration_table, split_calibration_holdout
+from services.scoring.analysis.holdout_chart import calibration_chart_png
+from services.scoring.btyd import mbgnbd
+from services.scoring.btyd.purchase_models import MODELS
 from tests.scoring.conftest import days_since_epoch
 
 CALIBRATION_END, OBSERVATION_END = "1997-09-30", "1998-06-30"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from services.scoring import bgnbd, mbgnbd, paretonbd
+from services.scoring.btyd import bgnbd, mbgnbd, paretonbd
 
 log_uniform = lambda low, high: st.floats(np.log(low), np.log(high)).map(np.exp)  # noqa: E731
 parameters = st.tuples(log_uniform(0.05, 5), log_uniform(0.5, 500), log_uniform(0.05, 5), log_uniform(0.5, 50))

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.scoring import paretonbd
+from services.scoring.btyd import paretonbd
 
 
 def mp_p_alive(params, x, t_x, T):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.scoring import bgnbd, gamma_gamma, mbgnbd, paretonbd
+from services.scoring.btyd import bgnbd, gamma_gamma, mbgnbd, paretonbd
 
 
 def fit_on(module, summary):

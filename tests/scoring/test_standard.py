@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.scoring.standard import DEFAULT_STANDARD, EvaluationStandard, InvalidStandard
+from services.scoring.scores.standard import DEFAULT_STANDARD, EvaluationStandard, InvalidStandard
 
 
 def test_default_standard_round_trips_through_its_dict():
@@ -25,7 +25,8 @@ def test_default_standard_round_trips_through_its_dict():
         ({"tiers": {"by": "amount", "high": 100, "medium": 500}}, "tiers.medium: must be >= 0 and below tiers.high"),
         ({"tiers": {"by": "mood"}}, "tiers.by: must be one of percentile, amount"),
         ({"indicators": {"satisfaction_half_life_days": 0}}, "indicators.satisfaction_half_life_days: must be > 0"),
-        ({"version": ""}, "version: must be a non-empty string"),
+        ({"version": ""}, "version: must be a whole number >= 1, got ''"),
+        ({"version": 0}, "version: must be a whole number >= 1, got 0"),
         ({"colour": "blue"}, "colour: unknown field"),
     ],
 )
@@ -38,7 +39,7 @@ def test_invalid_standard_is_refused_naming_the_field(change, message):
 
 def test_a_valid_custom_standard_keeps_its_version_and_values():
     standard = EvaluationStandard.from_dict(
-        {"version": "retail-2", "weights": {"value": 0.5, "activity": 0.5}, "tiers": {"by": "amount", "high": 500, "medium": 100}}
+        {"version": 2, "weights": {"value": 0.5, "activity": 0.5}, "tiers": {"by": "amount", "high": 500, "medium": 100}}
     )
-    assert standard.version == "retail-2" and standard.weights["value"] == 0.5
+    assert standard.version == 2 and standard.weights["value"] == 0.5
     assert standard.tiers.by == "amount" and standard.stages == DEFAULT_STANDARD.stages

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lifetimes.utils import summary_data_from_transaction_data
 
-from services.scoring.summary import CustomerPurchases, EventAfterAsOf, summarise_purchases
+from services.scoring.scores.summary import CustomerPurchases, EventAfterAsOf, summarise_purchases
 from tests.scoring.conftest import days_since_epoch
 
 AS_OF = days_since_epoch("1998-06-30")

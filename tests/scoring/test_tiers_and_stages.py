@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from services.scoring.lifecycle import next_stage
-from services.scoring.rfm import rfm_codes, rfm_edges, rfm_scores
-from services.scoring.standard import DEFAULT_STANDARD, StageThresholds, TierCutoffs
-from services.scoring.tiers import value_tiers
+from services.scoring.scores.lifecycle import next_stage
+from services.scoring.scores.rfm import rfm_codes, rfm_edges, rfm_scores
+from services.scoring.scores.standard import DEFAULT_STANDARD, StageThresholds, TierCutoffs
+from services.scoring.scores.tiers import value_tiers
 
 STAGES = DEFAULT_STANDARD.stages
 

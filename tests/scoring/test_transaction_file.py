@@ -4,8 +4,8 @@ whatever the bulk reader does not take as it is still reaches the strict reader'
 import numpy as np
 import pytest
 
-from services.scoring import transaction_file
-from services.scoring.transaction_file import MalformedTransactions, parse_transactions
+from services.scoring.analysis import transaction_file
+from services.scoring.analysis.transaction_file import MalformedTransactions, parse_transactions
 
 HEADER = b"customer_id,occurred_at,amount\n"
 PLAIN = HEADER + b"c2,2020-01-03,5.50\nc1,2020-01-01,10\nc2,2020-01-02,-1.25\nc10,2020-01-01,0\n"

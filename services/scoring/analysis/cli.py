@@ -23,13 +23,13 @@ import numpy as np
 import polars as pl
 import typer
 
-from services.scoring import gamma_gamma
-from services.scoring.btyd import DEFAULT_MODEL, MODELS
-from services.scoring.customer_scores import HORIZONS_DAYS, score_customers, score_intervals
-from services.scoring.fitting import FitNotConverged, FitResult, NotEnoughCustomers
-from services.scoring.holdout import calibration_table, split_calibration_holdout
-from services.scoring.summary import EventAfterAsOf, PurchaseSummary, summarise_purchases
-from services.scoring.transaction_file import MalformedTransactions, Transactions, parse_days, parse_transactions
+from services.scoring.analysis.holdout import calibration_table, split_calibration_holdout
+from services.scoring.analysis.transaction_file import MalformedTransactions, Transactions, parse_days, parse_transactions
+from services.scoring.btyd import gamma_gamma
+from services.scoring.btyd.fitting import FitNotConverged, FitResult, NotEnoughCustomers
+from services.scoring.btyd.purchase_models import DEFAULT_MODEL, MODELS
+from services.scoring.scores.customer_scores import HORIZONS_DAYS, score_customers, score_intervals
+from services.scoring.scores.summary import EventAfterAsOf, PurchaseSummary, summarise_purchases
 
 clv_app = typer.Typer(help="Customer value models: fit, score and check them.", no_args_is_help=True)
 
@@ -266,6 +266,6 @@ def evaluate_command(
                           "by_calibration_frequency": table.as_rows()}, indent=2))
         if plot is not None:
             # matplotlib costs a third of a second to import: only the command that draws pays it.
-            from services.scoring.holdout_chart import calibration_chart_png
+            from services.scoring.analysis.holdout_chart import calibration_chart_png
 
             plot.write_bytes(calibration_chart_png(table, model=model))

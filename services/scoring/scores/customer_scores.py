@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.scoring import gamma_gamma
-from services.scoring.btyd import PurchaseModel
-from services.scoring.clv import DEFAULT_MONTHLY_DISCOUNT, DEFAULT_MONTHS, customer_lifetime_value
-from services.scoring.fitting import CompressedPopulation, FitResult, compress, compress_population, draw_params
+from services.scoring.btyd import gamma_gamma
+from services.scoring.btyd.clv import DEFAULT_MONTHLY_DISCOUNT, DEFAULT_MONTHS, customer_lifetime_value
+from services.scoring.btyd.fitting import CompressedPopulation, FitResult, compress, compress_population, draw_params
+from services.scoring.btyd.purchase_models import PurchaseModel
 
 HORIZONS_DAYS = (30, 90, 365)
 INTERVAL_LEVEL = 0.9

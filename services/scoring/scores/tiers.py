@@ -3,7 +3,7 @@ the first purchase."""
 
 import numpy as np
 
-from services.scoring.standard import TierCutoffs
+from services.scoring.scores.standard import TierCutoffs
 
 UNRATED = "unrated"
 

@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 from scipy.special import digamma, expit, gammaln
 
-from services.scoring.fitting import CompressedPopulation, FitResult, dot, fit_purchase_model
+from services.scoring.btyd.fitting import CompressedPopulation, FitResult, dot, fit_purchase_model
 
 PARAM_NAMES = ("r", "alpha", "a", "b")
 

@@ -7,7 +7,7 @@ import matplotlib
 matplotlib.use("Agg")  # a chart rendered to bytes, never to a window
 import matplotlib.pyplot as plt  # noqa: E402
 
-from services.scoring.holdout import CalibrationTable  # noqa: E402
+from services.scoring.analysis.holdout import CalibrationTable  # noqa: E402
 
 
 def calibration_chart_png(table: CalibrationTable, *, model: str) -> bytes:

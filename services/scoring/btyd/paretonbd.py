@@ -16,14 +16,14 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import digamma, expit, gammaln
 
-from services.scoring.fitting import (
+from services.scoring.btyd.fitting import (
     DEFAULT_MIN_CUSTOMERS,
     CompressedPopulation,
     FitResult,
     fit_purchase_model,
     weighted_mean,
 )
-from services.scoring.special import as_float_arrays, gamma_poisson_log_pmf
+from services.scoring.btyd.special import as_float_arrays, gamma_poisson_log_pmf
 
 NAME = "pareto"
 PARAM_NAMES = ("r", "alpha", "s", "beta")

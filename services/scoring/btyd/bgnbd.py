@@ -7,11 +7,11 @@ purchase, drops out with probability p ~ Beta(a, b). Parameters are (r, alpha, a
 from functools import partial
 
 import numpy as np
-from scipy.special import betaln, expit
+from scipy.special import betaln, expit, hyp2f1
 
-from services.scoring import bg_family
-from services.scoring.fitting import DEFAULT_MIN_CUSTOMERS, FitResult
-from services.scoring.special import as_float_arrays, gamma_poisson_at_least, gamma_poisson_log_pmf, log_hyp2f1
+from services.scoring.btyd import bg_family
+from services.scoring.btyd.fitting import DEFAULT_MIN_CUSTOMERS, FitResult
+from services.scoring.btyd.special import as_float_arrays, gamma_poisson_at_least, gamma_poisson_log_pmf, log_hyp2f1
 
 NAME = "bgnbd"
 PARAM_NAMES = bg_family.PARAM_NAMES
@@ -42,8 +42,14 @@ def expected_purchases_if_alive(params, t, x, T) -> np.ndarray:
     r, alpha, a, b = params
     t, x, T = as_float_arrays(t, x, T)
     c = a + b + x - 1
-    log_hyp = log_hyp2f1(r + x, b + x, c, t / (alpha + T + t))
-    return c / (a - 1) * -np.expm1(log_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
+    z = t / (alpha + T + t)
+    log_ratio = (r + x) * np.log((alpha + T) / (alpha + T + t))
+    log_hyp = log_hyp2f1(r + x, b + x, c, z)
+    # With a + b < 1 a customer without a repeat purchase has c < 0, where 2F1 can be negative and has
+    # no logarithm; there the direct form is used.
+    with np.errstate(over="ignore", invalid="ignore"):
+        direct = 1 - hyp2f1(r + x, b + x, c, z) * np.exp(log_ratio)
+    return c / (a - 1) * np.where(np.isnan(log_hyp), direct, -np.expm1(log_hyp + log_ratio))
 
 
 def probability_of_purchases(params, n, t) -> np.ndarray:

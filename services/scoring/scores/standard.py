@@ -51,7 +51,8 @@ DEFAULT_WEIGHTS = {"value": 0.25, "activity": 0.25, "loyalty": 0.15, "satisfacti
 
 @dataclass(frozen=True)
 class EvaluationStandard:
-    version: str = "default-1"
+    # An integer, as the public contract's `standard_version` is: the service numbers versions 1, 2, ...
+    version: int = 1
     weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(dict(DEFAULT_WEIGHTS)))
     tiers: TierCutoffs = TierCutoffs()
     stages: StageThresholds = StageThresholds()
@@ -97,9 +98,9 @@ def _refuse_unknown(prefix: str, data, known: set[str]) -> None:
             raise InvalidStandard(f"{prefix}{name}", "unknown field")
 
 
-def _version(value) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidStandard("version", "must be a non-empty string")
+def _version(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidStandard("version", f"must be a whole number >= 1, got {value!r}")
     return value
 
 

@@ -8,7 +8,7 @@ indicator without data is left out and the weights of the others are renormalise
 import math
 from dataclasses import dataclass
 
-from services.scoring.standard import INDICATORS, EvaluationStandard, IndicatorSettings
+from services.scoring.scores.standard import INDICATORS, EvaluationStandard, IndicatorSettings
 
 NEUTRAL = 50.0
 
@@ -46,7 +46,7 @@ class IndicatorExplanation:
 
 @dataclass(frozen=True)
 class HealthExplanation:
-    standard_version: str
+    standard_version: int
     score: float | None  # None when no weighted indicator has data
     indicators: tuple[IndicatorExplanation, ...]
 

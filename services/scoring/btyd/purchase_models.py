@@ -4,8 +4,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from services.scoring import bgnbd, mbgnbd, paretonbd
-from services.scoring.fitting import FitResult
+from services.scoring.btyd import bgnbd, mbgnbd, paretonbd
+from services.scoring.btyd.fitting import FitResult
 
 
 @dataclass(frozen=True)

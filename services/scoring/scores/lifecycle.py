@@ -3,7 +3,7 @@ active, marked as a reactivation, when an at-risk or churned customer buys again
 
 from dataclasses import dataclass
 
-from services.scoring.standard import StageThresholds
+from services.scoring.scores.standard import StageThresholds
 
 PROSPECT, NEW, ACTIVE, AT_RISK, CHURNED = "prospect", "new", "active", "at_risk", "churned"
 LAPSED = (AT_RISK, CHURNED)

@@ -7,7 +7,7 @@ papers' gamma). Fitted on the customers with a repeat purchase and a positive me
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from services.scoring.fitting import (
+from services.scoring.btyd.fitting import (
     DEFAULT_MIN_CUSTOMERS,
     CompressedPopulation,
     FitResult,

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.scoring.btyd import PurchaseModel
-from services.scoring.summary import summarise_purchases
+from services.scoring.btyd.purchase_models import PurchaseModel
+from services.scoring.scores.summary import summarise_purchases
 
 # lifetimes' plot shows the first seven calibration frequencies (0 to 6 repeat periods).
 FREQUENCY_GROUPS = 7

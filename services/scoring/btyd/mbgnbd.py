@@ -9,9 +9,9 @@ from functools import partial
 import numpy as np
 from scipy.special import betaln, expit
 
-from services.scoring import bg_family
-from services.scoring.fitting import DEFAULT_MIN_CUSTOMERS, FitResult
-from services.scoring.special import as_float_arrays, gamma_poisson_at_least, gamma_poisson_log_pmf, log_hyp2f1
+from services.scoring.btyd import bg_family
+from services.scoring.btyd.fitting import DEFAULT_MIN_CUSTOMERS, FitResult
+from services.scoring.btyd.special import as_float_arrays, gamma_poisson_at_least, gamma_poisson_log_pmf, log_hyp2f1
 
 NAME = "mbgnbd"
 PARAM_NAMES = bg_family.PARAM_NAMES

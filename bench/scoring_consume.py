@@ -1,0 +1,135 @@
+"""Scoring benchmark: events applied per second by one scoring instance on Kafka and PostgreSQL,
+beside the rate at which aiokafka alone reads the same messages (the ratio is the figure), then a
+refit with the bulk re-score of every customer, and the process's resident memory.
+
+    flock /tmp/pulse-kafka.lock .venv/bin/python bench/scoring_consume.py [--customers 2000] [--purchases 10]
+
+Starts a throw-away PostgreSQL and Kafka broker unless PULSE_TEST_POSTGRES_URL and
+PULSE_KAFKA_BOOTSTRAP name running ones. The service runs in this process (its app and lifespan,
+as `pulse serve scoring` runs them). Prints one JSON document with the figures.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services.common.catalog import PurchaseRecorded  # noqa: E402
+from services.common.events import envelope_for, to_message  # noqa: E402
+from tests.conftest import ExternalPostgres  # noqa: E402
+from tests.harness import service_harness, settings_for_tests  # noqa: E402
+from tests.support.kafka_broker import KafkaBroker  # noqa: E402
+from tests.support.postgres_server import PostgresServer  # noqa: E402
+
+TOPIC = "pulse.purchases"
+NOW = datetime(2026, 9, 1, tzinfo=UTC)
+
+
+def purchase_messages(customers: int, per_customer: int) -> list:
+    messages = []
+    for customer in range(customers):
+        for number in range(per_customer):
+            payload = PurchaseRecorded(
+                customer_id=f"bench-{customer:07d}", purchase_id=f"p-{customer}-{number}", order_id=f"o-{customer}-{number}",
+                amount=f"{10 + (customer * 7 + number * 13) % 90}.00", currency="CNY",
+                occurred_at=NOW - timedelta(days=(customer + number * 37) % 700),
+            )
+            messages.append(to_message(envelope_for(payload, source="/pulse/bench"), TOPIC))
+    return messages
+
+
+async def produce(bootstrap: str, messages: list) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20)
+    await producer.start()
+    try:
+        sends = [await producer.send(m.topic, m.value, key=m.key, headers=list(m.headers)) for m in messages]
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+
+
+async def raw_read_seconds(bootstrap: str, expected: int) -> float:
+    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, group_id=f"raw-{os.urandom(4).hex()}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    seen, started = 0, time.perf_counter()
+    try:
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            seen += sum(len(records) for records in batches.values())
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+async def applied(scoring) -> int:
+    return (await scoring.client.get("/v1/stats", headers=scoring.auth())).json()["events_applied"]
+
+
+async def run(arguments, database_url: str, bootstrap: str, folder: Path) -> dict:
+    messages = purchase_messages(arguments.customers, arguments.purchases)
+    await produce(bootstrap, messages)
+    raw = await raw_read_seconds(bootstrap, len(messages))
+    settings = settings_for_tests(folder / "scoring", bus="kafka", kafka_bootstrap=bootstrap, database_url=database_url)
+    async with service_harness("scoring", settings, scoring_min_population=200) as scoring:
+        # Timed from the first event applied: joining the consumer group is not consuming.
+        while await applied(scoring) == 0:
+            await asyncio.sleep(0.05)
+        started, first = time.perf_counter(), await applied(scoring)
+        while await applied(scoring) < len(messages):
+            await asyncio.sleep(0.2)
+        consumed = time.perf_counter() - started
+        refit_started = time.perf_counter()
+        refit = await scoring.client.post("/v1/models/clv:refit", json={"as_of": NOW.isoformat()}, headers=scoring.auth())
+        refit_seconds = time.perf_counter() - refit_started
+    rate, raw_rate = (len(messages) - first) / consumed, len(messages) / raw
+    return {
+        "events": len(messages), "customers": arguments.customers,
+        "scoring_seconds": round(consumed, 2), "scoring_events_per_second": round(rate),
+        "aiokafka_read_seconds": round(raw, 2), "aiokafka_events_per_second": round(raw_rate),
+        "ratio": round(rate / raw_rate, 4),
+        "refit_and_rescore_seconds": round(refit_seconds, 2), "refit_status": refit.json()["in_use"]["status"],
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--purchases", type=int, default=10, help="purchases per customer")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="scoring-bench-") as name:
+        folder = Path(name)
+        broker = postgres = None
+        try:
+            bootstrap = os.environ.get("PULSE_KAFKA_BOOTSTRAP")
+            if not bootstrap:
+                broker = KafkaBroker(folder / "kafka")
+                broker.start()
+                bootstrap = broker.bootstrap
+            if os.environ.get("PULSE_TEST_POSTGRES_URL"):
+                database_url = ExternalPostgres(os.environ["PULSE_TEST_POSTGRES_URL"]).create_database(f"bench_{os.urandom(4).hex()}")
+            else:
+                postgres = PostgresServer(folder / "postgres")
+                postgres.start()
+                database_url = postgres.create_database("bench_scoring")
+            print(json.dumps(asyncio.run(run(arguments, database_url, bootstrap, folder)), indent=2))
+        finally:
+            if broker:
+                broker.stop()
+            if postgres:
+                postgres.stop()
+
+
+if __name__ == "__main__":
+    main()

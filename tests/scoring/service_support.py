@@ -1,0 +1,36 @@
+"""Feeding the scoring service catalog events as the bus would, and reading what it says."""
+
+from datetime import datetime, timedelta
+
+from services.common.catalog import EventPayload, PurchaseRecorded, PurchaseRefunded, topic_of
+from services.common.events import Envelope, envelope_for, to_message
+from services.common.ids import new_id
+
+
+def purchase(customer_id: str, when: datetime, amount: str, purchase_id: str | None = None) -> PurchaseRecorded:
+    purchase_id = purchase_id or new_id()
+    return PurchaseRecorded(customer_id=customer_id, purchase_id=purchase_id, order_id=f"o-{purchase_id}", amount=amount,
+                            currency="CNY", occurred_at=when)
+
+
+def refund(of: PurchaseRecorded, amount: str, when: datetime | None = None, *, fully: bool = False) -> PurchaseRefunded:
+    return PurchaseRefunded(customer_id=of.customer_id, purchase_id=of.purchase_id, order_id=of.order_id,
+                            refund_id=new_id(), amount=amount, refunded_total=amount, currency="CNY",
+                            fully_refunded=fully, occurred_at=when or of.occurred_at + timedelta(days=1),
+                            purchase_occurred_at=of.occurred_at)
+
+
+def envelopes(payloads: list[EventPayload], *, backfill: bool = False) -> list[Envelope]:
+    return [envelope_for(payload, source="/pulse/test", backfill=backfill) for payload in payloads]
+
+
+async def deliver(harness, items: list[Envelope]) -> None:
+    """Publishes on the service's bus; the in-process bus returns once the consumer committed."""
+    topics = harness.context.settings.topics
+    await harness.platform.bus.publish([to_message(envelope, topic_of(envelope.type, topics)) for envelope in items])
+
+
+async def score_of(harness, customer_id: str, **params) -> dict:
+    response = await harness.client.get(f"/v1/customers/{customer_id}/score", params=params, headers=harness.auth())
+    assert response.status_code == 200, response.text
+    return response.json()
