@@ -1,20 +1,24 @@
 """The feedback service: surveys, feedback from every channel, and complaints with service levels (port 8002)."""
 
+import secrets
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.common.bootstrap import resolve_secrets
 from services.common.context import ServiceContext
 from services.common.jobs import JobSpec
 from services.common.service_app import Platform, ServiceSpec, build_service_app
+from services.common.service_keys import own_keys
 from services.feedback import api, consumers, points_ledger
 from services.feedback.context import FeedbackContext
 from services.feedback.settings import FeedbackSettings
 
 
 def make_context(base: ServiceContext) -> FeedbackContext:
-    return base.extended(FeedbackContext, link_key=resolve_secrets(base.settings).hash_key.encode())
+    # The service's own key: the profiles keys stay in profiles.
+    [link_key, *_] = own_keys(base.settings, configured=base.settings.survey_link_key, variable="PULSE_SURVEY_LINK_KEY",
+                              file_name="feedback-secrets.json", make=lambda: secrets.token_hex(32))
+    return base.extended(FeedbackContext, link_key=link_key.encode())
 
 
 SPEC = ServiceSpec(

@@ -4,6 +4,7 @@ import asyncio
 import importlib
 
 import httpx
+from cryptography.fernet import Fernet
 import pytest
 
 from services.common.service_app import Platform
@@ -18,7 +19,8 @@ def _without_keys(tmp_path, kafka_bootstrap):
 @pytest.mark.kafka
 @pytest.mark.parametrize("service", ["feedback", "scoring", "alerts"])
 async def test_a_service_without_personal_data_starts_on_kafka_without_the_keys(service, tmp_path, kafka_bootstrap):
-    platform = Platform.from_settings(_without_keys(tmp_path, kafka_bootstrap), client_id=f"test-{service}")
+    own_keys = {"alerts_secret_keys": Fernet.generate_key().decode(), "survey_link_key": "feedback-own-key"}
+    platform = Platform.from_settings(_without_keys(tmp_path, kafka_bootstrap), client_id=f"test-{service}", service_settings=own_keys)
     app = importlib.import_module(f"services.{service}.app").create_app(platform)
     try:
         async with app.router.lifespan_context(app):

@@ -14,6 +14,7 @@ HELM_SH = ROOT / "deploy" / "helm" / "helm.sh"
 KUBERNETES_VERSIONS = ["1.29", "1.33"]
 VALUES = [
     "--set", "personalDataKeys.encryptionKeys=test-fernet-key", "--set", "personalDataKeys.hashKey=test-hash-key",
+    "--set", "serviceKeys.surveyLinkKey=test-link-key", "--set", "serviceKeys.alertsSecretKeys=test-alerts-key",
     *[arg for name in ("profiles", "feedback", "scoring", "alerts", "auth")
       for arg in ("--set", f"databases.urls.{name}=postgresql+asyncpg://pulse:secret@postgres:5432/pulse_{name}")],
 ]
@@ -92,9 +93,12 @@ def test_each_service_has_probes_resources_and_scrape_annotations(objects):
 
 def test_only_profiles_receives_the_keys_of_personal_data(objects):
     keys = {"PULSE_ENCRYPTION_KEYS", "PULSE_HASH_KEY"}
+    own = {"feedback": {"PULSE_SURVEY_LINK_KEY"}, "alerts": {"PULSE_ALERTS_SECRET_KEYS"}}
     for name, deployment in named(objects, "Deployment").items():
-        given = env_names(containers(deployment)[0]) & keys
-        assert given == (keys if name.endswith("-profiles") else set()), name
+        service = name.rsplit("-", 1)[1]
+        given = env_names(containers(deployment)[0])
+        assert given & keys == (keys if service == "profiles" else set()), name
+        assert given & {"PULSE_SURVEY_LINK_KEY", "PULSE_ALERTS_SECRET_KEYS"} == own.get(service, set()), name
     for job in named(objects, "Job").values():
         assert not env_names(job["spec"]["template"]["spec"]["containers"][0]) & keys
 

@@ -21,6 +21,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- default (printf "%s-personal-data-keys" (include "pulse.fullname" .)) .Values.personalDataKeys.existingSecret -}}
 {{- end -}}
 
+{{- define "pulse.serviceKeysSecret" -}}
+{{- default (printf "%s-service-keys" (include "pulse.fullname" .)) .Values.serviceKeys.existingSecret -}}
+{{- end -}}
+
 {{/* The settings every process of a service gets: its bus, its own database, the key database. */}}
 {{- define "pulse.env" -}}
 {{- $root := .root -}}
