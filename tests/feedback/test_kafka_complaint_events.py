@@ -30,7 +30,7 @@ async def test_complaint_events_reach_kafka_with_deadlines_and_states_and_a_cale
     settings = settings_for_tests(tmp_path, bus="kafka", kafka_bootstrap=kafka_bootstrap)
     customer = f"kafka-{uuid.uuid4().hex}"
     clock = ManualClock(datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Asia/Shanghai")))
-    async with service_harness("feedback", settings, clock=clock) as feedback:
+    async with service_harness("feedback", settings, clock=clock, survey_link_key="kafka-test-link-key") as feedback:
         auth = feedback.auth()
         assert (await feedback.client.put("/v1/calendars/office", json=OFFICE, headers=auth)).status_code == 200
         assert (await feedback.client.put("/v1/sla-policies", json=POLICIES, headers=auth)).status_code == 200
