@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
+from services.common.clock import Clock
 from services.common.observability import configure_logging
 from services.common.service_app import Platform
 from services.common.settings import Settings
@@ -48,7 +49,8 @@ async def serve(apps: dict[str, FastAPI], settings: Settings, on_ready: Callable
     await asyncio.gather(*tasks)
 
 
-def run_service(name: str, create_app: AppFactory) -> None:
+def run_service(name: str, create_app: AppFactory, clock: Clock | None = None) -> None:
+    """`clock`: the time the service reads (the wall clock when None); a test's launcher may give its own."""
     settings = Settings()
     if settings.bus == "inprocess":
         # Alone in its process, an in-process bus has no other service behind it: events would be
@@ -58,7 +60,7 @@ def run_service(name: str, create_app: AppFactory) -> None:
     if settings.workers > 1:
         _run_workers(name, settings)
         return
-    platform = Platform.from_settings(settings, client_id=f"pulse-{name}")
+    platform = Platform.from_settings(settings, client_id=f"pulse-{name}", clock=clock)
     asyncio.run(serve({name: create_app(platform)}, settings))
 
 

@@ -36,8 +36,15 @@ class ServiceProcess:
         return result.stdout.strip()
 
     def start(self, timeout: float = 60) -> None:
-        log = open(self.log_file, "ab")
-        self.process = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log, stderr=log)
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Starts the process without waiting, so that several start side by side."""
+        with open(self.log_file, "ab") as log:
+            self.process = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log, stderr=log)
+
+    def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
