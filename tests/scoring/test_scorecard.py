@@ -11,6 +11,7 @@ from services.scoring.in_use import default_standard, priors_calibration
 from services.scoring.scores.scorecard import (
     Answer, Complaint, CustomerFacts, day_number, moment_of, score_customer, summarise,
 )
+from services.scoring.scores.standard import EvaluationStandard
 from services.scoring.settings import ScoringSettings
 
 SETTINGS = ScoringSettings()
@@ -56,3 +57,11 @@ def test_the_next_threshold_is_the_first_whole_day_below_it():
     at = score_customer(facts, calibration=CALIBRATION, standard=STANDARD, as_of=crossing)
     assert before.predictions.p_alive >= STANDARD.stages.at_risk_below > at.predictions.p_alive
     assert crossing == moment_of(math.floor(day_number(crossing)))  # a midnight, UTC
+
+
+def test_a_crossing_beyond_the_calendar_is_no_churn_moment_rather_than_an_overflow():
+    # A lone purchase under high stage lines: the model puts the next crossing past the year 9999. Scoring
+    # such a buyer once raised OverflowError, so every purchase of a new buyer was dead-lettered.
+    standard = EvaluationStandard.from_dict({"stages": {"at_risk_below": 0.72, "churned_below": 0.05}})
+    card = score_customer(CustomerFacts([(TODAY - 40, 100_000)]), calibration=CALIBRATION, standard=standard, as_of=AS_OF)
+    assert card.next_threshold_at is None

@@ -33,6 +33,9 @@ def day_number(moment: datetime) -> float:
     return (moment - EPOCH).total_seconds() / SECONDS_PER_DAY
 
 
+LAST_DAY = math.floor(day_number(datetime.max.replace(tzinfo=UTC)))
+
+
 def moment_of(day: float) -> datetime:
     return EPOCH + timedelta(days=day)
 
@@ -208,6 +211,8 @@ def next_threshold_at(calibration: Calibration, standard: EvaluationStandard, su
         return None
     # p_alive is taken at whole days of age: below the threshold from the first whole day past the crossing.
     crossing_day = max(math.floor(age) + 1, summary.T + 1)
+    if summary.first_day + crossing_day > LAST_DAY:
+        return None  # past the year 9999 (a high threshold and a lone first purchase): never, in practice
     return moment_of(summary.first_day + crossing_day)
 
 
