@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from services.common.settings import Settings
+from services.demo.cli import demo
 from services.scoring.analysis.cli import clv_app
 
 app = typer.Typer(help="Customer Pulse command line.", no_args_is_help=True, add_completion=False)
@@ -25,6 +26,7 @@ app.add_typer(contract_app, name="contract")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(clv_app, name="clv")
 app.add_typer(scoring_app, name="scoring")
+app.command()(demo)
 console = Console(stderr=True)
 DOCS_EVENTS = Path("docs/events")
 
@@ -43,23 +45,6 @@ def run() -> None:
             console.print(f"admin API key: see {key_file}")
 
     main(Settings(), announce)
-
-
-@app.command()
-def demo(url: str = typer.Option("http://127.0.0.1", help="The stack's host; the services answer on their ports 8001-8004"),
-         port_offset: int = typer.Option(0, help="Added to every port, as PULSE_PORT_OFFSET"),
-         api_key: str = typer.Option(None, envvar="PULSE_API_KEY", help="An admin key; default the embedded stack's key file"),
-         customers: int = typer.Option(20_000, min=1), seed: int = typer.Option(7),
-         wait: float = typer.Option(120.0, min=0, help="Seconds to wait for scoring to learn the history"),
-         start: bool = typer.Option(False, help="Start the embedded stack in the background when nothing answers")) -> None:
-    """Fill a running stack with a demo shop through its public APIs (a second run adds nothing)."""
-    from services.demo.command import DemoError, fill, run_demo, stack_urls
-    try:
-        asyncio.run(run_demo(fill.Options(customers=customers, seed=seed, wait_seconds=wait), stack_urls(url, port_offset), api_key,
-                             start=start, console=console, settings=Settings()))
-    except DemoError as error:
-        console.print(f"error: {error}")
-        raise typer.Exit(1) from error
 
 
 @app.command()

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from services.common.settings import SERVICE_PORTS, Settings
 from services.demo import fill, look
-from services.demo.client import DemoError, PulseApi, clients_for  # noqa: F401 (DemoError: for the command)
+from services.demo.client import DemoError, PulseApi, clients_for
 
 READY_SECONDS = 120
 
