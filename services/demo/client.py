@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import httpx
 
 RETRIED_STATUSES = {429, 502, 503, 504}
-TRIES = 5
+TRIES = 6
 
 
 class DemoError(Exception):
@@ -21,25 +21,29 @@ class PulseApi:
         self.slots = asyncio.Semaphore(concurrency)
 
     async def call(self, service: str, method: str, path: str, *, json=None, params=None, headers=None,
-                   ok: tuple[int, ...] = (200, 201), auth: bool = True, keyed: bool = False) -> httpx.Response:
+                   ok: tuple[int, ...] = (200, 201), auth: bool = True, keyed: bool = False, timeout: float | None = None) -> httpx.Response:
         """`keyed`: the call carries its own key (external_id, order_id, refund_id), so sending it again
-        after a server error cannot write twice; reads are retried after one too."""
+        after a server error or a lost answer cannot write twice; reads are retried after those too.
+        Any call is retried when the request never left (no connection)."""
         sent = {**(self.headers if auth else {}), **(headers or {})}
+        repeatable = method == "GET" or keyed
+        extra = {"timeout": timeout} if timeout is not None else {}
         for attempt in range(TRIES):
             try:
                 async with self.slots:
-                    response = await self.clients[service].request(method, path, json=json, params=params, headers=sent)
+                    response = await self.clients[service].request(method, path, json=json, params=params, headers=sent, **extra)
             except httpx.TransportError as error:
-                if attempt == TRIES - 1:
+                never_sent = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+                if attempt == TRIES - 1 or not (never_sent or repeatable):
                     raise DemoError(f"{service} {method} {path}: {type(error).__name__} ({error})") from None
             else:
                 if response.status_code in ok:
                     return response
                 # An embedded stack under load may answer 500 when SQLite stays locked past its busy timeout.
-                retried = RETRIED_STATUSES | ({500} if method == "GET" or keyed else set())
+                retried = RETRIED_STATUSES | ({500} if repeatable else set())
                 if response.status_code not in retried or attempt == TRIES - 1:
                     raise DemoError(f"{service} {method} {path}: {response.status_code} {_problem(response)}")
-            await asyncio.sleep(0.2 * 2 ** attempt)
+            await asyncio.sleep(0.5 * 2 ** attempt)
         raise AssertionError("unreachable")
 
     async def json(self, service: str, method: str, path: str, **options):
@@ -75,5 +79,5 @@ def _problem(response: httpx.Response) -> str:
     return str(body)[:200]
 
 
-def clients_for(urls: Mapping[str, str], timeout: float = 60.0) -> dict[str, httpx.AsyncClient]:
+def clients_for(urls: Mapping[str, str], timeout: float = 120.0) -> dict[str, httpx.AsyncClient]:
     return {service: httpx.AsyncClient(base_url=url, timeout=timeout) for service, url in urls.items()}

@@ -336,7 +336,8 @@ async def wait_for_scoring(api: PulseApi, purchases: int, customers: int, second
 
 
 async def refit(api: PulseApi) -> dict:
-    return await api.json("scoring", "POST", "/v1/models/clv:refit", json={})
+    """The fit and the re-scoring of everyone happen within the request: minutes for a large shop."""
+    return await api.json("scoring", "POST", "/v1/models/clv:refit", json={}, timeout=1800)
 
 
 def report_window(anchor: datetime, now: datetime) -> tuple[datetime, datetime]:
