@@ -93,7 +93,8 @@ async def _fill_and_show(api: PulseApi, options: fill.Options, urls: dict[str, s
     if stats["purchases"] < expected:
         console.print(f"[yellow]scoring had applied {stats['purchases']:,} of {expected:,} purchases when the wait ended; "
                       "the figures below grow as it catches up (pulse demo again shows them)[/yellow]")
-    console.print(f"CLV models refitted: {_fit_state(await fill.refit(api))}")
+    if +run.outcome.added:  # nothing new, nothing to refit
+        console.print(f"CLV models refitted: {_fit_state(await fill.refit(api))}")
     await asyncio.sleep(2.0)  # the alerts raised by the re-scoring arrive through the bus
     start, end = fill.report_window(run.outcome.anchor, datetime.now(timezone.utc))
     for line in look.describe(await look.gather_sights(api, start, end), urls, start, end):
