@@ -49,12 +49,12 @@ class PulseApi:
     async def json(self, service: str, method: str, path: str, **options):
         return (await self.call(service, method, path, **options)).json()
 
-    async def ready(self, service: str) -> bool:
+    async def readiness(self, service: str) -> int | None:
+        """/readyz's status; None when nothing answers there."""
         try:
-            response = await self.clients[service].get("/readyz")
+            return (await self.clients[service].get("/readyz")).status_code
         except httpx.TransportError:
-            return False
-        return response.status_code == 200
+            return None
 
     async def all_pages(self, service: str, path: str, params: dict, *, most: int = 100_000) -> list[dict]:
         items, cursor = [], None
