@@ -43,7 +43,7 @@ def describe(sights: Sights, urls: dict[str, str], start: datetime, end: datetim
     lines += [f"Open alerts (待处理预警): {sum(sights.open_alerts.values())} ({alerts})", f"  {urls['alerts']}/v1/alerts?status=open"]
     compliance = complaints.get("sla_compliance")
     lines += [f"Complaints (投诉): {complaints.get('opened', 0)} opened, {complaints.get('resolved', 0)} resolved, "
-              f"SLA compliance {'-' if compliance is None else f'{100 * compliance:.0f} %'}, {sights.breached_complaints} breached so far",
+              f"SLA compliance of the resolved {'-' if compliance is None else f'{100 * compliance:.0f} %'}, {sights.breached_complaints} breached so far",
               f"  {urls['feedback']}/v1/complaints?breached=true"]
     nps = surveys.get("nps", {})
     lines += [f"Period report (工作总结): revenue ¥{sales.get('revenue', 0):,.0f}, {sales.get('orders', 0):,} orders, "
