@@ -138,6 +138,23 @@ def refit_scoring(
     typer.echo(json.dumps(status, indent=2))
 
 
+@app.command()
+def report(
+    from_: str = typer.Option(..., "--from", help="First day (2026-01-01, UTC) or moment (ISO 8601 with a zone)"),
+    to: str = typer.Option(..., help="End of the period, not included: day or moment"),
+    out: Path = typer.Option(Path("report.html"), help="The page to write (one self-contained HTML file)"),
+    url: str = typer.Option(None, help="The scoring API; default http://127.0.0.1:<scoring port>"),
+    key: str = typer.Option(None, envvar="PULSE_API_KEY", help="A key that may read scores; default data/admin-api-key"),
+) -> None:
+    """The period summary (工作总结) as a page for managers, from a running scoring API."""
+    from services.scoring.report_command import ReportFailed, write_report
+    try:
+        console.print(f"wrote {write_report(Settings(), start=from_, end=to, out=out, url=url, key=key)}")
+    except (ReportFailed, OSError) as error:
+        console.print(f"error: {error}", soft_wrap=True)
+        raise typer.Exit(1) from error
+
+
 @privacy_app.command("reencrypt")
 def reencrypt() -> None:
     """Re-encrypt the profiles' personal data with the first key of PULSE_ENCRYPTION_KEYS."""
