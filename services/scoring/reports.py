@@ -57,7 +57,7 @@ async def _sales(session: AsyncSession, start: datetime, end: datetime) -> dict:
     )
     repeaters = sum(1 for _, count in periods if count > 1)
     buyer_count = await session.scalar(sa.select(sa.func.count()).select_from(buyers)) or 0
-    revenue = units / UNITS_PER_CURRENCY
+    revenue = float(units) / UNITS_PER_CURRENCY  # PostgreSQL sums integers as numeric (Decimal): a float on both backends
     return {
         "revenue": revenue, "orders": orders, "average_order_value": revenue / orders if orders else None,
         "buyers": buyer_count, "repeat_purchase_rate": repeaters / buyer_count if buyer_count else None,

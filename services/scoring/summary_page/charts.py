@@ -107,7 +107,7 @@ def _arc(cx: float, cy: float, outer: float, inner: float, start: float, sweep: 
             f'A {inner} {inner} 0 {large} 0 {at(inner, start)} Z" fill="{colour}"/>')
 
 
-def trend_line(title: str, points: list[tuple[str, float | None, float | None]], fmt: Format, *,
+def trend_line(title: str, points: list[tuple[str, float | None, float | None]], fmt: Format, margin_fmt: Format, *,
                floor: float, ceiling: float, colour: str) -> str:
     """The metric per bucket `(label, value, margin)` with its 95% band; buckets without answers are gaps."""
     if all(value is None for _, value, _ in points):
@@ -129,11 +129,16 @@ def trend_line(title: str, points: list[tuple[str, float | None, float | None]],
         parts.append(f'<polyline points="{_points([(x(i), y(v)) for i, v, _ in run])}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
         parts.extend(f'<line x1="{x(i):.1f}" y1="{y(v - m):.1f}" x2="{x(i):.1f}" y2="{y(v + m):.1f}" stroke="{colour}" '
                      f'stroke-opacity="0.5" stroke-width="2"/>' for i, v, m in run if len(run) == 1 and m)  # a band needs two points
-        parts.extend(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="{colour}"/>' for i, v, _ in run)
+        parts.extend(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="{colour}"><title>{escape(_tip(points[i][0], v, m, fmt, margin_fmt))}'
+                     '</title></circle>' for i, v, m in run)
     every = max(1, math.ceil(len(points) / 6))
     parts.extend(_text(x(i), height - bottom + 16, label, size=10, color=MUTED)
                  for i, (label, _, _) in enumerate(points) if i % every == 0 or i == len(points) - 1)
     return _svg(width, height, "".join(parts), title)
+
+
+def _tip(label: str, value: float, margin: float | None, fmt: Format, margin_fmt: Format) -> str:
+    return f"{label}: {fmt(value)}" + (f" ± {margin_fmt(margin)}" if margin is not None else "")
 
 
 def _axis(floor: float, ceiling: float, y: Callable[[float], float], left: float, right: float, fmt: Format) -> str:

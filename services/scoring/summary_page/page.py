@@ -8,6 +8,7 @@ reader or a test can tie the page back to the summary.
 """
 
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from html import escape
 
 from services.scoring.summary_page import charts
@@ -184,7 +185,7 @@ def _survey(kind: str, metric: dict) -> str:
     trend = metric.get("trend") or {}
     points = [(label, bucket.get("score"), bucket.get("margin")) for label, bucket in trend.items()]
     floor, ceiling = _trend_range(points, SURVEY_SCALES[kind])
-    chart = charts.trend_line(f"{english} trend", points, fmt, floor=floor, ceiling=ceiling, colour=colour)
+    chart = charts.trend_line(f"{english} trend", points, fmt, _margin_format(kind), floor=floor, ceiling=ceiling, colour=colour)
     answers = number(f"surveys.{kind}.count", metric.get("count"), count)
     return (f'<div class="panel survey" id="survey-{kind}"><h3>{escape(english)} <span class="zh" lang="zh-CN">{chinese}</span></h3>'
             f'<div class="big">{shown}{plus_minus}</div><div class="note">{answers} answers</div>{chart}</div>')
@@ -268,9 +269,17 @@ def _format_of(key: str):
 
 def render_summary_page(summary: dict) -> str:
     """The whole page for one period summary, as the API's JSON gives it."""
+    summary = _as_json_numbers(summary)
     body = "".join(part(summary) for part in (stages_and_tiers, moves, retention, revenue_and_clv, surveys, complaints))
     return PAGE.format(title=escape(f"{TITLE[0]} {TITLE[1]}"), font=font_face_css(), style=STYLE,
                        heading=_name(TITLE), period=_period(summary), body=body)
+
+
+def _as_json_numbers(value):
+    """Decimals (as a database may sum) become the floats the JSON answer has, so both pages agree."""
+    if isinstance(value, dict):
+        return {key: _as_json_numbers(inner) for key, inner in value.items()}
+    return float(value) if isinstance(value, Decimal) else value
 
 
 def _period(summary: dict) -> str:
