@@ -38,6 +38,7 @@ SAMPLE_SUMMARY = {
 # --- a small shop run through the scoring service, for the API, command and browser tests -------
 
 SHOP_NOW = datetime(2026, 4, 1, tzinfo=UTC)
+SHOP_START = SHOP_NOW - timedelta(days=182)
 SHOP_PERIOD = {"from": "2026-01-01T00:00:00+00:00", "to": "2026-04-01T00:00:00+00:00"}
 
 
@@ -56,14 +57,18 @@ def _complaint(customer_id: str, number: int, when: datetime, *, breached: bool,
     return [opened, done] if resolved else [opened]
 
 
-def shop_story(seed: int = 16) -> list:
-    """Forty customers buying over half a year, answering surveys and complaining in the period."""
+def shop_story(seed: int = 16, customers: int = 60) -> list:
+    """Customers arriving over half a year, buying, some going quiet, answering surveys and complaining
+    (all within [SHOP_START, SHOP_NOW))."""
     draw, events = random.Random(seed), []
-    for n in range(40):
-        customer = f"shop-{n:02d}"
-        for _ in range(draw.choice([1, 1, 2, 3, 5])):
-            when = SHOP_NOW - timedelta(days=draw.uniform(1, 180))
+    for n in range(customers):
+        customer, first = f"shop-{n:02d}", SHOP_START + timedelta(days=draw.uniform(0, 170))
+        loyal = draw.random() < 0.5  # the others buy for a while and go quiet
+        last = SHOP_NOW if loyal else min(SHOP_NOW, first + timedelta(days=draw.uniform(10, 60)))
+        when = first
+        while when < last:
             events.append(purchase(customer, when, f"{draw.choice([58, 88, 128, 199, 388, 888])}.00"))
+            when += timedelta(days=draw.expovariate(1 / 25))
         for number, kind in enumerate(draw.sample(["nps", "csat", "ces"], draw.randint(0, 3))):
             scale = {"nps": range(0, 11), "csat": range(1, 6), "ces": range(1, 8)}[kind]
             events.append(_answer(customer, number, kind, draw.choice(list(scale)[len(scale) // 3:]),
@@ -74,5 +79,18 @@ def shop_story(seed: int = 16) -> list:
     return events
 
 
+def _moment(payload) -> datetime:
+    return getattr(payload, "occurred_at", None) or getattr(payload, "answered_at", None) or payload.changed_at
+
+
 async def open_the_shop(harness) -> None:
-    await deliver(harness, envelopes(shop_story()))
+    """The story as it happens: a week at a time on the harness's ManualClock (starting at
+    SHOP_START), each week's events, then the timers due (customers going quiet)."""
+    story = sorted(shop_story(), key=_moment)
+    week_start = SHOP_START
+    while week_start < SHOP_NOW:
+        week_end = min(week_start + timedelta(days=7), SHOP_NOW)
+        harness.clock.set(week_end)
+        await deliver(harness, envelopes([payload for payload in story if week_start <= _moment(payload) < week_end]))
+        await harness.fire_due_timers()
+        week_start = week_end

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from services.cli import app as pulse
 from services.common.clock import ManualClock
 from tests.harness import service_harness, settings_for_tests
-from tests.scoring.summary_samples import SHOP_NOW, SHOP_PERIOD, open_the_shop
+from tests.scoring.summary_samples import SHOP_PERIOD, SHOP_START, open_the_shop
 from tests.scoring.test_summary_page import numeric_leaves, shown_numbers
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
@@ -22,7 +22,7 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,imag
 
 @asynccontextmanager
 async def open_shop(settings):
-    async with service_harness("scoring", settings, clock=ManualClock(SHOP_NOW)) as harness:
+    async with service_harness("scoring", settings, clock=ManualClock(SHOP_START)) as harness:
         await open_the_shop(harness)
         yield harness
 

@@ -26,7 +26,7 @@ def _text(x: float, y: float, content: str, *, anchor: str = "middle", size: int
 
 
 def _label_lines(x: float, y: float, label: Label, *, anchor: str = "middle", size: int = 12) -> str:
-    return "".join(_text(x, y + i * (size + 3), line, anchor=anchor, size=size - i, color=INK if i == 0 else MUTED)
+    return "".join(_text(x, y + i * (size + 3), line, anchor=anchor, size=size, color=INK if i == 0 else MUTED)
                    for i, line in enumerate(label))
 
 

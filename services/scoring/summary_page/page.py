@@ -272,7 +272,7 @@ def render_summary_page(summary: dict) -> str:
     summary = _as_json_numbers(summary)
     body = "".join(part(summary) for part in (stages_and_tiers, moves, retention, revenue_and_clv, surveys, complaints))
     return PAGE.format(title=escape(f"{TITLE[0]} {TITLE[1]}"), font=font_face_css(), style=STYLE,
-                       heading=_name(TITLE), period=_period(summary), body=body)
+                       heading=_name(TITLE), period=_period(summary), body=body, relayout=RELAYOUT_CHARTS)
 
 
 def _as_json_numbers(value):
@@ -297,14 +297,20 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><style>{font}{style}</style></head>
 <body><header><h1>{heading}</h1><p class="period">{period}</p></header><main>{body}</main>
-<footer>Customer Pulse · counts and sums only, no personal data · scoring.md §7</footer></body></html>
+<footer>Customer Pulse · counts and sums only, no personal data · scoring.md §7</footer>
+<script>{relayout}</script></body></html>
 """
+# Chromium lays some SVG text out before the inline font has loaded and never again (tofu boxes
+# where a Chinese label should be, on a machine without a CJK font): once the fonts are ready,
+# each chart is put back as a fresh copy, which is laid out with the font.
+RELAYOUT_CHARTS = ('document.fonts.ready.then(() => { for (const chart of document.querySelectorAll("svg.chart")) '
+                   'chart.replaceWith(chart.cloneNode(true)); });')
 
 STYLE = """
 :root { --ink: #1f2933; --muted: #616e7c; --line: #e4e7eb; --paper: #f5f7fa; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--paper); color: var(--ink);
-  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Pulse CJK", "Noto Sans CJK SC",
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", "DejaVu Sans", "Pulse CJK", "Noto Sans CJK SC",
     "Noto Sans SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif; }
 header { background: linear-gradient(120deg, #243b6b, #3f6fb5); color: white; padding: 28px 40px; }
 header h1 { margin: 0; font-size: 28px; } header .zh { color: #dbe7ff; }
