@@ -69,10 +69,10 @@ def shop_story(seed: int = 16, customers: int = 60) -> list:
         while when < last:
             events.append(purchase(customer, when, f"{draw.choice([58, 88, 128, 199, 388, 888])}.00"))
             when += timedelta(days=draw.expovariate(1 / 25))
-        for number, kind in enumerate(draw.sample(["nps", "csat", "ces"], draw.randint(0, 3))):
-            scale = {"nps": range(0, 11), "csat": range(1, 6), "ces": range(1, 8)}[kind]
-            events.append(_answer(customer, number, kind, draw.choice(list(scale)[len(scale) // 3:]),
-                                  SHOP_NOW - timedelta(days=draw.uniform(1, 89))))
+        for kind, scale in (("nps", range(0, 11)), ("csat", range(1, 6)), ("ces", range(1, 8))):
+            for number in range(draw.randint(0, 4)):
+                events.append(_answer(customer, number, kind, draw.choice(list(scale)[len(scale) // 3:]),
+                                      SHOP_NOW - timedelta(days=draw.uniform(1, 89))))
         if n % 5 == 0:
             events.extend(_complaint(customer, n, SHOP_NOW - timedelta(days=draw.uniform(5, 80)), breached=n % 10 == 0,
                                      resolved=n % 15 != 0))

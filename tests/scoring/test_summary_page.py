@@ -75,6 +75,13 @@ def test_the_trend_points_carry_the_summarys_values():
     assert "2026-01: 84.0% ± 5.1" in tips and not any(tip.startswith("2026-02: ") and "%" in tip for tip in tips)
 
 
+def test_a_week_with_few_answers_is_a_gap_in_the_trend_not_a_point():
+    thin = copy.deepcopy(SAMPLE_SUMMARY)
+    thin["surveys"]["nps"]["trend"]["2026-02"] = {"count": 4, "score": -100.0, "margin": 60.0}
+    tips = re.findall(r"<circle [^>]*><title>([^<]*)</title>", render_summary_page(thin))
+    assert not any(tip.startswith("2026-02: -100") for tip in tips) and "2026-01: +27.0 ± 9.1" in tips
+
+
 def test_a_missing_value_reads_no_data_and_never_zero():
     empty = {
         "from": "2026-03-01T00:00:00+00:00", "to": "2026-03-08T00:00:00+00:00",

@@ -19,27 +19,26 @@ from tests.scoring.test_summary_report_api import open_shop, settings_for_tests
 
 pytestmark = pytest.mark.slow
 
-WIDTH, HEIGHT = 1280, 4000
+WIDTH, HEIGHT = 1280, 3600
 # Fonts without a single CJK glyph: whatever Chinese the browser draws comes from the page.
 NO_CJK_FONTS = """<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">
-<fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>{cache}</cachedir></fontconfig>
+<fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>{cache}</cachedir>
+<include ignore_missing="yes">/etc/fonts/conf.d</include></fontconfig>
 """
 FONT_PROBE = """<script>
-// Once the fonts are in (and the page has laid its charts out again): is the inline CJK face
-// loaded, and are the charts' Chinese labels drawn with it? A CJK glyph is one em wide; a box
-// for a missing glyph (or text laid out before the font came) is about half that.
-document.fonts.ready.then(() => setTimeout(() => {
+// Once the inline CJK face is loaded (and the page has laid its charts out again): are the charts'
+// Chinese labels drawn with it? A CJK glyph is one em wide; a box for a missing glyph (or text laid
+// out before the font came) is about half that.
+document.fonts.load('16px "Pulse CJK"', '工作总结高价值').then(faces => setTimeout(() => {
   const chinese = [...document.querySelectorAll("svg.chart text")].filter(text => /^[\u4e00-\u9fff]+$/.test(text.textContent));
   const widths = chinese.map(text => text.getComputedTextLength() / (text.textContent.length * parseFloat(text.getAttribute("font-size"))));
-  document.fonts.load('16px "Pulse CJK"', '工作总结高价值').then(faces => {
-    const out = document.createElement('pre');
-    out.id = 'font-probe';
-    out.textContent = JSON.stringify({faces: faces.map(face => face.family + ':' + face.status),
-                                      ready: document.fonts.check('16px "Pulse CJK"', '工作总结高价值'),
-                                      labels: widths.length, narrowest: Math.min(...widths)});
-    document.body.appendChild(out);
-  });
-}, 200));
+  const out = document.createElement('pre');
+  out.id = 'font-probe';
+  out.textContent = JSON.stringify({faces: faces.map(face => face.family + ':' + face.status),
+                                    ready: document.fonts.check('16px "Pulse CJK"', '工作总结高价值'),
+                                    labels: widths.length, narrowest: Math.min(...widths), each: chinese.map((text, i) => text.textContent + ":" + widths[i].toFixed(2))});
+  document.body.appendChild(out);
+}, 500));
 </script></body>"""
 
 

@@ -30,10 +30,10 @@ def _label_lines(x: float, y: float, label: Label, *, anchor: str = "middle", si
                    for i, line in enumerate(label))
 
 
-def no_data(title: str, *, width: int = 480, height: int = 120) -> str:
+def no_data(title: str, *, width: int = 480, height: int = 120, why: str = "no data") -> str:
     body = (f'<rect x="1" y="1" width="{width - 2}" height="{height - 2}" rx="8" fill="#f5f7fa" stroke="{GRID}"/>'
-            + _text(width / 2, height / 2 + 5, "no data", size=15, color=MUTED))
-    return _svg(width, height, body, f"{title}: no data")
+            + _text(width / 2, height / 2 + 5, why, size=15, color=MUTED))
+    return _svg(width, height, body, f"{title}: {why}")
 
 
 def grouped_bars(title: str, categories: list[Label], series: list[tuple[str, str, list[float]]], fmt: Format) -> str:
@@ -108,10 +108,10 @@ def _arc(cx: float, cy: float, outer: float, inner: float, start: float, sweep: 
 
 
 def trend_line(title: str, points: list[tuple[str, float | None, float | None]], fmt: Format, margin_fmt: Format, *,
-               floor: float, ceiling: float, colour: str) -> str:
-    """The metric per bucket `(label, value, margin)` with its 95% band; buckets without answers are gaps."""
+               floor: float, ceiling: float, colour: str, why_empty: str = "no data") -> str:
+    """The metric per bucket `(label, value, margin)` with its 95% band; buckets without a value are gaps."""
     if all(value is None for _, value, _ in points):
-        return no_data(title, width=340, height=170)
+        return no_data(title, width=340, height=170, why=why_empty)
     width, height, left, right, top, bottom = 340, 170, 50, 26, 14, 40
     step = (width - left - right) / max(len(points) - 1, 1)
 
@@ -131,9 +131,9 @@ def trend_line(title: str, points: list[tuple[str, float | None, float | None]],
                      f'stroke-opacity="0.5" stroke-width="2"/>' for i, v, m in run if len(run) == 1 and m)  # a band needs two points
         parts.extend(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="{colour}"><title>{escape(_tip(points[i][0], v, m, fmt, margin_fmt))}'
                      '</title></circle>' for i, v, m in run)
-    every = max(1, math.ceil(len(points) / 6))
+    every = max(1, math.ceil(len(points) / 5))
     parts.extend(_text(x(i), height - bottom + 16, label, size=10, color=MUTED)
-                 for i, (label, _, _) in enumerate(points) if i % every == 0 or i == len(points) - 1)
+                 for i, (label, _, _) in enumerate(points) if i % every == 0)
     return _svg(width, height, "".join(parts), title)
 
 

@@ -12,11 +12,13 @@ from decimal import Decimal
 from html import escape
 
 from services.scoring.summary_page import charts
-from services.scoring.summary_page.font import font_face_css
+from services.scoring.summary_page.font import FAMILY, font_face_css
 from services.scoring.summary_page.labels import SECTIONS, STAGES, SURVEYS, TIERS, TITLE, stage_label, tier_label
 
 NO_DATA = "no data"
 KNOWN_COMPLAINT_FIELDS = ("opened", "resolved", "sla_compliance")
+# A week or month with fewer answers is a gap in its trend: one or two answers swing it from end to end.
+TREND_MIN_ANSWERS = 5
 # The ceiling of a survey's trend chart and the scale it is read on.
 SURVEY_SCALES = {"nps": (-100.0, 100.0), "csat": (0.0, 100.0), "ces": (1.0, 7.0)}
 
@@ -173,7 +175,8 @@ def _short_money(value: float) -> str:
 def surveys(summary: dict) -> str:
     answers = summary.get("surveys") or {}
     return _section("surveys", '<div class="triple">' + "".join(_survey(kind, answers.get(kind) or {}) for kind in SURVEYS) + "</div>"
-                    + '<p class="note">± is the 95% margin of error; the band on each trend is that margin per week or month.</p>')
+                    + '<p class="note">± is the 95% margin of error; the band on each trend is that margin per week or month. '
+                    f'Weeks or months with fewer than {TREND_MIN_ANSWERS} answers are left out of the trends.</p>')
 
 
 def _survey(kind: str, metric: dict) -> str:
@@ -183,9 +186,12 @@ def _survey(kind: str, metric: dict) -> str:
     shown = number(f"surveys.{kind}.score", metric.get("score"), fmt)
     plus_minus = f' <span class="margin">± {number(f"surveys.{kind}.margin", margin, _margin_format(kind))}</span>' if _is_number(margin) else ""
     trend = metric.get("trend") or {}
-    points = [(label, bucket.get("score"), bucket.get("margin")) for label, bucket in trend.items()]
+    points = [(label, bucket.get("score"), bucket.get("margin")) if (bucket.get("count") or 0) >= TREND_MIN_ANSWERS
+              else (label, None, None) for label, bucket in trend.items()]
     floor, ceiling = _trend_range(points, SURVEY_SCALES[kind])
-    chart = charts.trend_line(f"{english} trend", points, fmt, _margin_format(kind), floor=floor, ceiling=ceiling, colour=colour)
+    why_empty = f"under {TREND_MIN_ANSWERS} answers in every bucket" if trend and metric.get("count") else NO_DATA
+    chart = charts.trend_line(f"{english} trend", points, fmt, _margin_format(kind), floor=floor, ceiling=ceiling,
+                              colour=colour, why_empty=why_empty)
     answers = number(f"surveys.{kind}.count", metric.get("count"), count)
     return (f'<div class="panel survey" id="survey-{kind}"><h3>{escape(english)} <span class="zh" lang="zh-CN">{chinese}</span></h3>'
             f'<div class="big">{shown}{plus_minus}</div><div class="note">{answers} answers</div>{chart}</div>')
@@ -301,9 +307,11 @@ PAGE = """<!doctype html>
 <script>{relayout}</script></body></html>
 """
 # Chromium lays some SVG text out before the inline font has loaded and never again (tofu boxes
-# where a Chinese label should be, on a machine without a CJK font): once the fonts are ready,
-# each chart is put back as a fresh copy, which is laid out with the font.
-RELAYOUT_CHARTS = ('document.fonts.ready.then(() => { for (const chart of document.querySelectorAll("svg.chart")) '
+# where a Chinese label should be, on a machine without a CJK font): once the font is loaded (asked
+# for by name: `fonts.ready` may come before anything asked for it), each chart is put back as a
+# fresh copy, which is laid out with the font.
+RELAYOUT_CHARTS = (f'document.fonts.load(\'16px "{FAMILY}"\', "{TITLE[1]}").then(() => {{ '
+                   'for (const chart of document.querySelectorAll("svg.chart")) '
                    'chart.replaceWith(chart.cloneNode(true)); });')
 
 STYLE = """
