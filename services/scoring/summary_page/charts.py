@@ -1,8 +1,8 @@
 """Small SVG charts written as text: no plotting library in the service's path, crisp at any zoom,
-and their labels set in the page's fonts (the embedded CJK subset included).
+and their labels set in the page's fonts.
 
-A label is a tuple of lines (e.g. `("Active", "活跃客户")`); a value of None is drawn as "no data",
-never as 0.
+A label is a tuple of lines (e.g. `("Active", "p_alive over 0.5")`); a value of None is drawn as
+"no data", never as 0.
 """
 
 import math

@@ -1,5 +1,9 @@
 """The period summary (scoring.md §7) as one self-contained HTML page: every number beside a chart,
-the styles and the CJK font subset inline, nothing fetched.
+the styles and the CJK font subset inline, nothing fetched, no script.
+
+Chinese names are set in HTML (headings, tables, tiles), the charts are labelled in English:
+Chromium may lay SVG text out before an inline web font has loaded and never again, which leaves
+boxes where the Chinese should be on a machine without a CJK font of its own.
 
 Only counts, sums, rates and averages reach the page: it is built from the summary alone, and a
 value that is not a number is never shown. A missing value reads "no data", never 0. Every number
@@ -12,14 +16,14 @@ from decimal import Decimal
 from html import escape
 
 from services.scoring.summary_page import charts
-from services.scoring.summary_page.font import FAMILY, font_face_css
+from services.scoring.summary_page.font import font_face_css
 from services.scoring.summary_page.labels import SECTIONS, STAGES, SURVEYS, TIERS, TITLE, stage_label, tier_label
 
 NO_DATA = "no data"
 KNOWN_COMPLAINT_FIELDS = ("opened", "resolved", "sla_compliance")
 # A week or month with fewer answers is a gap in its trend: one or two answers swing it from end to end.
 TREND_MIN_ANSWERS = 5
-# The ceiling of a survey's trend chart and the scale it is read on.
+# Each survey's scale: its trend chart zooms in on the values but never reaches beyond it.
 SURVEY_SCALES = {"nps": (-100.0, 100.0), "csat": (0.0, 100.0), "ces": (1.0, 7.0)}
 
 
@@ -94,7 +98,7 @@ def _distribution(ends: dict, key: str, known: dict, label_of) -> str:
     title = f"Customers by {key[:-1]}, start and end of the period"
     if not names:
         return f'<div class="panel">{charts.no_data(title)}</div>'
-    chart = charts.grouped_bars(title, [label_of(name) for name in names],
+    chart = charts.grouped_bars(title, [label_of(name)[:1] for name in names],
                                 [("Start", "#b8c4d1", [start.get(n, 0) for n in names]),
                                  ("End", "#3f6fb5", [end.get(n, 0) for n in names])], count)
     rows = [[_name(label_of(n)), number(f"{key}.start.{n}", start.get(n, 0), count), number(f"{key}.end.{n}", end.get(n, 0), count)]
@@ -114,7 +118,7 @@ def _moves(pairs: dict, key: str, known: dict, label_of) -> str:
     for name, n in ranked:
         before, _, after = name.partition("->")
         colour = known.get(after, ("", "", "#7b8794"))[2]
-        bars.append(((f"{label_of(before)[0]} → {label_of(after)[0]}", f"{label_of(before)[1]} → {label_of(after)[1]}"), n, colour))
+        bars.append(((f"{label_of(before)[0]} → {label_of(after)[0]}",), n, colour))
         rows.append([f"{_name(label_of(before))} → {_name(label_of(after))}", number(f"{key}.{name}", n, count)])
     table = _table(["Move", "Customers"], rows) if rows else f'<p class="no-data">{NO_DATA}: nobody moved</p>'
     return f'<div class="panel"><h3>{title}</h3>{charts.horizontal_bars(title, bars[:10], count)}{table}</div>'
@@ -130,9 +134,9 @@ def retention(summary: dict) -> str:
         _tile("Repeat-purchase rate", number("sales.repeat_purchase_rate", sales.get("repeat_purchase_rate"), rate),
               "buyers with more than one purchase day"),
     ])
-    flows = [(("New", "新客户"), customers.get("new"), STAGES["new"][2]),
+    flows = [(("New",), customers.get("new"), STAGES["new"][2]),
              (("Reactivated",), customers.get("reactivated"), STAGES["active"][2]),
-             (("Churned", "已流失"), customers.get("churned"), STAGES["churned"][2])]
+             (("Churned",), customers.get("churned"), STAGES["churned"][2])]
     rates = [(("Churn rate",), customers.get("churn_rate"), STAGES["churned"][2]),
              (("Repeat-purchase rate",), sales.get("repeat_purchase_rate"), STAGES["active"][2])]
     flow_chart = charts.horizontal_bars("Customers won, won back and lost", [f for f in flows if _is_number(f[1])], count)
@@ -150,8 +154,8 @@ def revenue_and_clv(summary: dict) -> str:
         _tile("Buyers", number("sales.buyers", sales.get("buyers"), count)),
     ])
     tiers = _ordered(TIERS, clv)
-    averages = [(tier_label(t), clv[t].get("average_clv"), TIERS.get(t, ("", "", "#7b8794"))[2]) for t in tiers]
-    totals = [(tier_label(t), clv[t].get("total_clv"), TIERS.get(t, ("", "", "#7b8794"))[2]) for t in tiers]
+    averages = [(tier_label(t)[:1], clv[t].get("average_clv"), TIERS.get(t, ("", "", "#7b8794"))[2]) for t in tiers]
+    totals = [(tier_label(t)[:1], clv[t].get("total_clv"), TIERS.get(t, ("", "", "#7b8794"))[2]) for t in tiers]
     whole = sum(v for _, v, _ in totals if _is_number(v))
     average_chart = charts.horizontal_bars("Average CLV by tier", [a for a in averages if _is_number(a[1])], money)
     share_chart = charts.donut("Share of total CLV by tier", [t for t in totals if _is_number(t[1]) and t[1] > 0],
@@ -278,7 +282,7 @@ def render_summary_page(summary: dict) -> str:
     summary = _as_json_numbers(summary)
     body = "".join(part(summary) for part in (stages_and_tiers, moves, retention, revenue_and_clv, surveys, complaints))
     return PAGE.format(title=escape(f"{TITLE[0]} {TITLE[1]}"), font=font_face_css(), style=STYLE,
-                       heading=_name(TITLE), period=_period(summary), body=body, relayout=RELAYOUT_CHARTS)
+                       heading=_name(TITLE), period=_period(summary), body=body)
 
 
 def _as_json_numbers(value):
@@ -303,17 +307,8 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><style>{font}{style}</style></head>
 <body><header><h1>{heading}</h1><p class="period">{period}</p></header><main>{body}</main>
-<footer>Customer Pulse · counts and sums only, no personal data · scoring.md §7</footer>
-<script>{relayout}</script></body></html>
+<footer>Customer Pulse · counts and sums only, no personal data · scoring.md §7</footer></body></html>
 """
-# Chromium lays some SVG text out before the inline font has loaded and never again (tofu boxes
-# where a Chinese label should be, on a machine without a CJK font): once the font is loaded (asked
-# for by name: `fonts.ready` may come before anything asked for it), each chart is put back as a
-# fresh copy, which is laid out with the font.
-RELAYOUT_CHARTS = (f'document.fonts.load(\'16px "{FAMILY}"\', "{TITLE[1]}").then(() => {{ '
-                   'for (const chart of document.querySelectorAll("svg.chart")) '
-                   'chart.replaceWith(chart.cloneNode(true)); });')
-
 STYLE = """
 :root { --ink: #1f2933; --muted: #616e7c; --line: #e4e7eb; --paper: #f5f7fa; }
 * { box-sizing: border-box; }
