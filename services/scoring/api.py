@@ -7,9 +7,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.common.auth import Principal, require
+from services.common.deps import service_context
 from services.common.errors import Problem
 from services.common.negotiation import negotiate
-from services.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from services.common.pagination import DEFAULT_PAGE_SIZE, Limit, Page
 from services.scoring import calibrations, lookups, reports
 from services.scoring.context import ScoringContext
 from services.scoring.schemas import (
@@ -19,13 +20,9 @@ from services.scoring.scores.standard import InvalidStandard
 from services.scoring.summary_page import render_summary_page
 
 
-def _context(request: Request) -> ScoringContext:
-    return request.app.state.context
 
-
-ContextDep = Annotated[ScoringContext, Depends(_context)]
+ContextDep = Annotated[ScoringContext, Depends(service_context)]
 Reader = Annotated[Principal, Depends(require("scores:read"))]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 
 router = APIRouter(prefix="/v1")
 
