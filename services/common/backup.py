@@ -62,6 +62,7 @@ def restore(settings: Settings, backup: Path, *, force: bool = False) -> dict:
     target = settings.data_dir
     try:
         with claimed(target):
+            target.chmod(0o700)  # it holds keys and personal data: the owner only, as `pulse run` makes it
             _clear_target(target, force)
             for entry in manifest["files"]:
                 with open(backup / entry["file"], "rb") as reading:
