@@ -1,9 +1,9 @@
 """Backups of the embedded mode (`pulse backup`, `pulse restore`): every SQLite database and the
 key files of its data folder, copied while the stack runs, written for the owner only, with a manifest.
 
-The copies come from read transactions opened on all databases at one instant: writers are held back
-for that instant (each database's write lock taken, then released), so no commit falls between two
-snapshots, and SQLite's online backup API then copies each snapshot while the writers go on. The
+Each database is copied from a read transaction (a snapshot) by SQLite's online backup API while the
+writers go on; the snapshots are opened in an order that keeps the databases consistent with each
+other as far as events go (see SNAPSHOT_ORDER). The
 distributed mode (PostgreSQL) is backed up with PostgreSQL's own tools: see docs/operations.md.
 """
 
@@ -26,9 +26,18 @@ from services.common.settings import SERVICE_PORTS, Settings
 DATABASES = (*SERVICE_PORTS, "auth")
 # Profiles' encryption and hash keys, feedback's and alerts' own keys, the first admin key.
 KEY_FILES = ("secrets.json", "feedback-secrets.json", "alerts-secrets.json", "admin-api-key")
+# Snapshots are opened one after the other while writers go on, in this order. A consumer commits an
+# event before its producer marks it sent, so a producer's snapshot opened before its consumers' has
+# nothing marked sent that they lack (what it still has unsent goes again after a restore, and the
+# inboxes drop what they already hold). Feedback and scoring feed each other (complaints and answers
+# one way, tier changes the other): feedback's writers are held from its snapshot until scoring's is
+# open, so neither moves on between the two. tests/common/test_backup.py checks this against the
+# services' handlers.
+SNAPSHOT_ORDER = ("auth", "profiles", "feedback", "scoring", "alerts")
+FEED_EACH_OTHER = ("feedback", "scoring")
 MANIFEST = "manifest.json"
 FORMAT = 1
-LOCK_WAIT_SECONDS = 30.0
+LOCK_WAIT_SECONDS = 30.0  # for feedback's write lock: a commit in progress ends well within it
 
 
 class BackupError(Exception):
@@ -115,36 +124,40 @@ def _prepare_empty_folder(out: Path) -> None:
 
 @contextmanager
 def _snapshots(sources: dict[str, Path]) -> Iterator[dict[str, sqlite3.Connection]]:
-    """A read transaction on each database, all opened while every write lock is ours."""
+    """A read transaction on each database, opened in SNAPSHOT_ORDER, feedback's write lock held
+    from its snapshot until scoring's."""
     readers: dict[str, sqlite3.Connection] = {}
+    held: sqlite3.Connection | None = None
     try:
-        with _writers_held(sources.values()):
-            for name, path in sources.items():
-                reader = readers[name] = _connect(path)
-                reader.execute("BEGIN")
-                reader.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts at the first read
+        for name in (name for name in SNAPSHOT_ORDER if name in sources):
+            if name == FEED_EACH_OTHER[0]:
+                held = _write_lock(sources[name])
+            readers[name] = _read_snapshot(sources[name])
+            if name == FEED_EACH_OTHER[-1] and held is not None:
+                held.close()  # closing rolls the empty write transaction back
+                held = None
         yield readers
     finally:
-        for reader in readers.values():
-            reader.close()
+        for connection in [*readers.values(), *([held] if held else [])]:
+            connection.close()
 
 
-@contextmanager
-def _writers_held(paths) -> Iterator[None]:
-    """Takes each database's write lock (waiting for a commit in progress), then gives them all back."""
-    writers: list[sqlite3.Connection] = []
+def _write_lock(path: Path) -> sqlite3.Connection:
+    """Waits for a commit in progress; then no writer of this database moves on until it is closed."""
+    writer = _connect(path)
     try:
-        for path in paths:
-            writer = _connect(path)
-            writers.append(writer)
-            try:
-                writer.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as error:
-                raise BackupError(f"{path} stayed busy for {LOCK_WAIT_SECONDS:.0f} s ({error}); try again") from None
-        yield
-    finally:
-        for writer in writers:
-            writer.close()  # closing rolls the empty write transaction back
+        writer.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        writer.close()
+        raise BackupError(f"{path} stayed busy for {LOCK_WAIT_SECONDS:.0f} s ({error}); try again") from None
+    return writer
+
+
+def _read_snapshot(path: Path) -> sqlite3.Connection:
+    reader = _connect(path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts at the first read
+    return reader
 
 
 def _connect(path: Path) -> sqlite3.Connection:
