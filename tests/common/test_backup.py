@@ -265,7 +265,7 @@ async def test_pulse_backup_of_a_running_pulse_run_restores_and_the_stack_starts
     assert before_backup <= stored, "a purchase acknowledged before the backup is missing"
 
     again = EmbeddedProcess({"PULSE_DATA_DIR": str(restored)}, tmp_path / "restored.log")
-    again.start()
+    again.start(timeout=240)  # scoring re-scores what the restored outboxes send again
     try:
         async with httpx.AsyncClient(base_url=again.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
             customer = await client.get(f"/v1/customers/{customer_id}")
