@@ -95,7 +95,10 @@ def read_manifest(backup: Path) -> dict:
 
 def verify(backup: Path, manifest: dict) -> None:
     """Every file of the manifest is there, with its size and checksum."""
+    known = {f"{name}.db" for name in DATABASES} | set(KEY_FILES)
     for entry in manifest["files"]:
+        if entry["file"] not in known:  # a name such as ../x would be written outside the data folder
+            raise BackupError(f"the manifest names {entry['file']!r}, which is no file of a Pulse backup")
         path = backup / entry["file"]
         if not path.is_file():
             raise BackupError(f"{path} is missing from the backup")

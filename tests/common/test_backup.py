@@ -209,6 +209,15 @@ def test_a_folder_without_manifest_is_not_a_backup(backup, tmp_path):
         restore(embedded_settings(tmp_path / "data"), backup)
 
 
+def test_a_manifest_naming_a_file_outside_the_data_folder_is_refused(backup, tmp_path):
+    manifest = read_manifest(backup)
+    manifest["files"][0]["file"] = "../outside.db"
+    (backup / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BackupError, match="no file of a Pulse backup"):
+        restore(embedded_settings(tmp_path / "data"), backup)
+    assert not (tmp_path / "outside.db").exists()
+
+
 def test_a_backup_from_a_newer_schema_is_refused(backup, tmp_path):
     manifest = read_manifest(backup)
     manifest["files"][0]["revisions"].append("profiles_9999")
