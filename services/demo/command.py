@@ -29,7 +29,8 @@ def stack_urls(url: str, port_offset: int) -> dict[str, str]:
 def start_embedded(settings: Settings) -> Path:
     """`pulse run` in the background, its output in <data>/embedded.log, its process id in <data>/embedded.pid."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    log = open(settings.data_dir / "embedded.log", "ab")
+    # Owner only: on its first start the stack prints the admin key, which lands in this log.
+    log = os.fdopen(os.open(settings.data_dir / "embedded.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
     process = subprocess.Popen([sys.executable, "-m", "services.cli", "run"], stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True, env=os.environ.copy())
     pid_file = settings.data_dir / "embedded.pid"
