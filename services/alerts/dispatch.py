@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.context import AlertsContext
+from services.alerts.destinations import DestinationRefused, guarded_transport
 from services.alerts.models import Alert, Webhook, WebhookAttempt, WebhookDelivery
 from services.alerts.rules.config import SEVERITY_RANK
 from services.alerts.webhooks.chat import accepted, chat_request
@@ -72,7 +73,8 @@ async def deliver_webhooks(ctx: AlertsContext) -> int:
     """The job: one pass over the endpoints with deliveries due (the job runner never overlaps two
     passes, and runs them on the leader only); returns the requests made."""
     timeout = httpx.Timeout(ctx.settings.webhook_timeout_seconds, connect=min(5.0, ctx.settings.webhook_timeout_seconds))
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+    transport = guarded_transport(block_private=ctx.settings.webhook_block_private)
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=transport) as client:
         requests = await Dispatcher(ctx, client).run_once()
     async with ctx.database.sessions() as session:
         pending = await session.scalar(sa.select(sa.func.count()).where(WebhookDelivery.status == "pending"))
@@ -141,6 +143,8 @@ class Dispatcher:
     async def _post(self, kind: str, request: OutgoingRequest) -> tuple[str, int | None, str | None]:
         try:
             answer = await self.client.post(request.url, content=request.body, headers=request.headers)
+        except DestinationRefused as refused:
+            return "refused", None, f"the host {refused.reason}"
         except httpx.TimeoutException:
             return "timeout", None, "no answer in time"
         except httpx.HTTPError as error:
@@ -183,7 +187,7 @@ class Dispatcher:
 @dataclass(frozen=True)
 class Try:
     group: Sequence[WebhookDelivery]
-    outcome: str  # delivered, http_error, rejected, timeout, network_error
+    outcome: str  # delivered, http_error, rejected, timeout, network_error, refused (the address)
     status_code: int | None
     error: str | None
     duration_ms: int
