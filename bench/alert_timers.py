@@ -1,10 +1,13 @@
 """Benchmark: complaint SLA timers of the alerts service on PostgreSQL, and many breaches at once
 to one webhook receiver.
 
-    .venv/bin/python bench/alert_timers.py [--timers 10000] [--window 60] [--breaches 5000] [--rate 6000]
+    .venv/bin/python bench/alert_timers.py [--timers 10000] [--window 60] [--lead 30] [--breaches 5000] [--rate 6000]
 
-1. N complaints whose deadlines are spread evenly over a window of W seconds starting 20 s after
-   they are armed. Their timers are armed with the service's own function (`apply_sla_plan` of
+Every figure is printed with the load average of the moment (the machine is shared).
+
+1. N complaints whose deadlines are spread evenly over a window of W seconds starting L seconds
+   (plus one per 1,000 timers) after the arming starts; if the arming overran the first deadline
+   the run says so, and its lateness is the arming's, not the timers'. Their timers are armed with the service's own function (`apply_sla_plan` of
    the SLA plan a complaint event makes, 1,000 per transaction), not through the consumer, so the
    figure is that of the timers. The alerts service (durable timers, alerts, outbox relay, in-process
    bus; PostgreSQL 15) raises `alert.sla_breached` for each. Lateness = the moment the event reached a subscriber of the bus
@@ -82,12 +85,16 @@ async def until(check, timeout: float) -> bool:
     return check()
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def timers_phase(database_url: str, data_dir: Path, count: int, window: float) -> None:
+async def timers_phase(database_url: str, data_dir: Path, count: int, window: float, lead: float) -> None:
     settings = Settings(database_url=database_url, data_dir=data_dir, encryption_keys=Fernet.generate_key().decode(),
                         hash_key="bench")
     platform = Platform.from_settings(settings, service_settings={"alerts_secret_keys": Fernet.generate_key().decode()})
@@ -95,12 +102,13 @@ async def timers_phase(database_url: str, data_dir: Path, count: int, window: fl
     platform.bus.subscribe("bench", [settings.topics.alerts], arrivals)
     app = create_app(platform)
     async with app.router.lifespan_context(app):
-        first = datetime.now(UTC) + timedelta(seconds=20 + count / 1000)
+        first = datetime.now(UTC) + timedelta(seconds=lead + count / 1000)
         deadlines = [first + timedelta(seconds=window * number / count) for number in range(count)]
         started = time.monotonic()
         await arm(app, [complaint(number, due) for number, due in enumerate(deadlines)])
-        print(f"{count} timers armed in {time.monotonic() - started:.1f} s; "
-              f"first deadline in {(first - datetime.now(UTC)).total_seconds():.1f} s", flush=True)
+        ahead = (first - datetime.now(UTC)).total_seconds()
+        print(f"{count} timers armed in {time.monotonic() - started:.1f} s; first deadline in {ahead:.1f} s; {load()}"
+              + ("" if ahead > 0 else " -- the ARMING OVERRAN the first deadline: lateness below is not the timers'"), flush=True)
         await until(lambda: len(arrivals.breaches()) >= count, timeout=40 + window + 120)
         await asyncio.sleep(3)  # room for a double
     breaches = arrivals.breaches()
@@ -109,7 +117,7 @@ async def timers_phase(database_url: str, data_dir: Path, count: int, window: fl
     detected = [(datetime.fromisoformat(e.data["detected_at"]) - datetime.fromisoformat(e.data["due_at"])).total_seconds()
                 for _, e in breaches]
     print(f"timers: {count} due within {window:.0f} s; breaches on the bus {len(breaches)}, distinct {len(set(keys))}, "
-          f"lost {count - len(set(keys))}, twice {len(keys) - len(set(keys))}")
+          f"lost {count - len(set(keys))}, twice {len(keys) - len(set(keys))}; {load()}")
     if lateness:
         print(f"lateness to the bus: p50 {statistics.median(lateness) * 1000:.0f} ms, p99 {quantile(lateness, 0.99) * 1000:.0f} ms, "
               f"max {max(lateness) * 1000:.0f} ms (negative: none); timer fired after its moment: "
@@ -142,7 +150,8 @@ async def webhook_phase(database_url: str, data_dir: Path, count: int, rate: int
     span = receiver.requests[-1].at - receiver.requests[0].at
     print(f"webhooks: {count} breaches in one second to one endpoint at {rate}/min: received {len(ids)}, distinct {len(set(ids))}, "
           f"at most {receiver.most_in_flight} in flight at once, busiest second {max(per_second.values())} requests, "
-          f"from first to last {span:.1f} s ({len(ids) / max(span, 0.001):.0f}/s), pending left {count - len(set(ids))}", flush=True)
+          f"from first to last {span:.1f} s ({len(ids) / max(span, 0.001):.0f}/s), pending left {count - len(set(ids))}; {load()}",
+          flush=True)
 
 
 async def main(args) -> None:
@@ -151,7 +160,10 @@ async def main(args) -> None:
     try:
         suffix = os.urandom(3).hex()
         workdir = Path(server.workdir)
-        await timers_phase(server.create_database(f"bench_timers_{suffix}"), workdir / "timers", args.timers, args.window)
+        print(f"starting; {load()}", flush=True)
+        if args.timers:
+            await timers_phase(server.create_database(f"bench_timers_{suffix}"), workdir / "timers", args.timers, args.window,
+                               args.lead)
         if args.breaches:
             await webhook_phase(server.create_database(f"bench_hooks_{suffix}"), workdir / "hooks", args.breaches, args.rate,
                                 args.wait)
@@ -163,6 +175,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--timers", type=int, default=10000)
     parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--lead", type=float, default=30.0, help="seconds from the start of arming to the first deadline, "
+                        "plus one per 1,000 timers")
     parser.add_argument("--breaches", type=int, default=5000)
     parser.add_argument("--rate", type=int, default=6000, help="the endpoint's rate_per_minute")
     parser.add_argument("--wait", type=float, default=600, help="seconds to wait for the receiver to get every breach")

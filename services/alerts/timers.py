@@ -13,17 +13,20 @@ from services.alerts.customer_view import state_of, view_of
 from services.alerts.rules import decisions
 from services.alerts.rules.sla import TIMER_KIND as SLA_TIMER, SlaPlan, sla_candidate
 from services.common.delivery_tables import timers
-from services.common.timers import BatchTimerHandler, DueTimer, TimerBatch, TimerDelivery, cancel_timer, schedule_timer
+from services.common.timers import (
+    BatchTimerHandler, DueTimer, TimerBatch, TimerDelivery, cancel_timer, schedule_new_timers, schedule_timer,
+)
 
 FOLLOW_UP_TIMER = "alerts.follow_up"
 
 
 async def apply_sla_plan(session: AsyncSession, plan: SlaPlan) -> None:
-    for prefix in plan.disarm_prefixes:
-        await session.execute(sa.delete(timers).where(timers.c.kind == SLA_TIMER, timers.c.key.startswith(prefix, autoescape=True)))
+    """Two statements per complaint event: every key the plan arms lies under a prefix it disarms."""
+    if plan.disarm_prefixes:
+        await session.execute(sa.delete(timers).where(timers.c.kind == SLA_TIMER, sa.or_(
+            *(timers.c.key.startswith(prefix, autoescape=True) for prefix in plan.disarm_prefixes))))
         session.info["timers_changed"] = True
-    for timer in plan.arm:
-        await schedule_timer(session, kind=SLA_TIMER, key=timer.key, due_at=timer.due_at, payload=timer.payload)
+    await schedule_new_timers(session, kind=SLA_TIMER, due=[(timer.key, timer.due_at, timer.payload) for timer in plan.arm])
 
 
 async def arm_follow_up(session: AsyncSession, ctx: AlertsContext, *, customer_id: str, tier: str, last_contact) -> None:

@@ -82,6 +82,16 @@ async def schedule_timer(session: AsyncSession, *, kind: str, key: str, due_at: 
     session.info["timers_changed"] = True
 
 
+async def schedule_new_timers(session: AsyncSession, *, kind: str, due: Sequence[tuple[str, datetime, dict]]) -> None:
+    """Sets many timers in one insert, for a caller that has just removed any of the same names
+    (a name still set makes the insert fail: timers are unique by kind and key)."""
+    if due:
+        created_at = utcnow()
+        await session.execute(sa.insert(timers), [dict(kind=kind, key=key, due_at=as_utc(due_at), payload=payload, attempts=0,
+                                                       created_at=created_at) for key, due_at, payload in due])
+        session.info["timers_changed"] = True
+
+
 async def cancel_timer(session: AsyncSession, *, kind: str, key: str) -> None:
     await session.execute(sa.delete(timers).where(timers.c.kind == kind, timers.c.key == key))
     session.info["timers_changed"] = True
