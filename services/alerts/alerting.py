@@ -51,9 +51,9 @@ async def save_rules(session: AsyncSession, rules: RuleSet, *, by: str, at: date
 
 async def raise_alert(session: AsyncSession, ctx: AlertsContext, candidate: Candidate, *, rule_version: int,
                       quiet_hours: float, detected_at: datetime) -> Alert | None:
-    [alert] = await raise_alerts(session, ctx, [candidate], rule_version=rule_version, quiet_hours=quiet_hours,
-                                 detected_at=detected_at) or [None]
-    return alert
+    raised = await raise_alerts(session, ctx, [candidate], rule_version=rule_version, quiet_hours=quiet_hours,
+                                detected_at=detected_at)
+    return raised[0] if raised else None
 
 
 async def raise_alerts(session: AsyncSession, ctx: AlertsContext, candidates: Sequence[Candidate], *, rule_version: int,
@@ -61,6 +61,8 @@ async def raise_alerts(session: AsyncSession, ctx: AlertsContext, candidates: Se
     """The alerts the candidates ask for, in bulk: one de-dup query, one insert of alerts, one of events
     (a timer pass raises hundreds in one transaction). An open alert of the same key, a quiet period
     or a once-only threshold already crossed stands in the way, also between candidates of one call."""
+    if not candidates:
+        return []
     latest = await _latest_by_key(session, {candidate.dedup_key for candidate in candidates})
     alerts = []
     for candidate in candidates:
