@@ -3,6 +3,7 @@ published on `pulse.alerts` and delivered to webhooks and chat robots."""
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from services.alerts import api
@@ -22,7 +23,8 @@ from services.common.service_app import Platform, ServiceSpec, build_service_app
 def make_context(base: ServiceContext) -> AlertsContext:
     metrics = AlertsMetrics(base.metrics.registry)
     base.database.after_commit.append(lambda committed: count_raised(metrics, committed))
-    return base.extended(AlertsContext, cipher=alerts_cipher(base.settings), alert_metrics=metrics)
+    return base.extended(AlertsContext, cipher=alerts_cipher(base.settings), alert_metrics=metrics,
+                         tls=httpx.create_ssl_context())
 
 
 SPEC = ServiceSpec(

@@ -4,6 +4,7 @@ to, so a name that resolves elsewhere later (DNS changed, or rebinding) is refus
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -69,8 +70,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
-def guarded_transport(*, block_private: bool, resolver: Resolver = resolve) -> httpx.AsyncHTTPTransport:
-    transport = httpx.AsyncHTTPTransport()
+def guarded_transport(*, block_private: bool, tls: ssl.SSLContext, resolver: Resolver = resolve) -> httpx.AsyncHTTPTransport:
+    transport = httpx.AsyncHTTPTransport(verify=tls)
     # httpx has no public way to pass httpcore a network backend; the pool reads this per connection.
     transport._pool._network_backend = GuardedBackend(block_private=block_private, resolver=resolver)
     return transport

@@ -73,7 +73,7 @@ async def deliver_webhooks(ctx: AlertsContext) -> int:
     """The job: one pass over the endpoints with deliveries due (the job runner never overlaps two
     passes, and runs them on the leader only); returns the requests made."""
     timeout = httpx.Timeout(ctx.settings.webhook_timeout_seconds, connect=min(5.0, ctx.settings.webhook_timeout_seconds))
-    transport = guarded_transport(block_private=ctx.settings.webhook_block_private)
+    transport = guarded_transport(block_private=ctx.settings.webhook_block_private, tls=ctx.tls)
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=transport) as client:
         requests = await Dispatcher(ctx, client).run_once()
     async with ctx.database.sessions() as session:

@@ -76,7 +76,7 @@ async def test_a_name_that_resolves_to_metadata_later_is_refused_at_connection(t
     async with local_receiver() as receiver:
         port = httpx.URL(receiver.url).port
         for expected in ("delivered", "refused"):
-            async with httpx.AsyncClient(transport=guarded_transport(block_private=False, resolver=rebinding)) as client:
+            async with httpx.AsyncClient(transport=guarded_transport(block_private=False, tls=httpx.create_ssl_context(), resolver=rebinding)) as client:
                 try:
                     answer = await client.post(f"http://hooks.example:{port}/x", content=b"{}")
                     outcome = "delivered" if answer.status_code == 200 else answer.status_code
