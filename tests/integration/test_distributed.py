@@ -305,6 +305,7 @@ async def test_kill_9_of_one_scoring_instance_mid_stream_counts_every_purchase_e
             # Both instances are consuming purchases (they share the partitions) when one dies.
             await wait_for(lambda: _both_consuming(victim, survivor, before, stack.topic("purchases")), timeout=90,
                            what="both scoring instances consuming the purchases")
+            await wait_for(lambda: _async(sent >= PURCHASES_EACH // 3), timeout=90, what="a third of the stream sent")
             victim.kill()
             killed_after, killed_at = sent, time.monotonic()
             killed.set()
