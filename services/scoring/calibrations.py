@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.cards import rescore
 from services.scoring.context import ScoringContext
-from services.scoring.in_use import fit_in_use, load_in_use
+from services.scoring.in_use import fit_in_use, load_in_use, load_standard
 from services.scoring.models import customers, evaluation_standards, model_fits, purchase_lines
 from services.scoring.scores.calibration import PRIORS, CalibrationRecord, Population, calibrate, calibration_of
 from services.scoring.scores.scorecard import day_number
@@ -95,6 +95,10 @@ async def _store(session: AsyncSession, record: CalibrationRecord, *, as_of: dat
 
 async def rescore_everyone(ctx: ScoringContext, *, reason: str) -> int:
     """Every customer, in batches of one transaction each; only real changes become events."""
+    # With the newest standard: a refit on an instance that has not yet noticed a standard stored by
+    # another would otherwise re-score everyone with the old one (tiers and churn timers moved back).
+    async with ctx.database.sessions() as session:
+        ctx.in_use.standard = await load_standard(session, ctx.scoring_settings)
     done, after = 0, ""
     while True:
         async with ctx.database.transaction() as session:
