@@ -355,15 +355,16 @@ def recompute_versions(
 
 def deadlines_moved(before: ComplaintSla, after: ComplaintSla, old: SlaContext, new: SlaContext, at: datetime) -> bool:
     """Whether a recompute changed what the alerts service times by (deadlines, states, breaches,
-    targets, policy, warning moments ahead); consumed time settled up to `at` alone does not count."""
-    before = observe(before, at)
-    if before.policy_id != after.policy_id or _deadlines(before) != _deadlines(after):
+    targets, policy, warning moments ahead); consumed time settled up to `at` alone does not count,
+    nor does a deadline that passed before `at` (the alerts service has its timer for that)."""
+    observed = [sla_clocks.observe(c, at) for c in before.clocks]
+    if before.policy_id != after.policy_id or _deadlines(observed) != _deadlines(after.clocks):
         return True
     return _warnings_ahead(before, old, at) != _warnings_ahead(after, new, at)
 
 
-def _deadlines(sla: ComplaintSla) -> list[tuple]:
-    return [(c.metric, c.instance, c.state, c.breached, c.due_at, c.original_due_at, c.target_seconds) for c in sla.clocks]
+def _deadlines(clocks) -> list[tuple]:
+    return [(c.metric, c.instance, c.state, c.breached, c.due_at, c.original_due_at, c.target_seconds) for c in clocks]
 
 
 def _warnings_ahead(sla: ComplaintSla, context: SlaContext, at: datetime) -> list[list[datetime]]:
