@@ -83,6 +83,33 @@ def migrate(services: list[str] = typer.Argument(None, help="profiles, feedback,
         console.print(f"{name}: migrated")
 
 
+@app.command()
+def backup(out: Path = typer.Option(..., help="A new or empty folder for the backup")) -> None:
+    """Copy every database and key file of the embedded mode, online, into OUT (owner-only)."""
+    from services.common.backup import BackupError, take_backup
+    try:
+        manifest = take_backup(Settings(), out)
+    except BackupError as error:
+        typer.echo(f"error: {error}", err=True)  # one line, whatever the terminal's width
+        raise typer.Exit(1) from None
+    console.print(f"backed up {', '.join(entry['file'] for entry in manifest['files'])} into {out}")
+
+
+@app.command()
+def restore(backup_dir: Path = typer.Argument(..., help="A folder written by `pulse backup`"),
+            force: bool = typer.Option(False, "--force", help="Replace what PULSE_DATA_DIR holds")) -> None:
+    """Restore a backup into PULSE_DATA_DIR (./data/); the embedded stack must be stopped."""
+    from services.common.backup import BackupError
+    from services.common.backup import restore as restore_backup
+    settings = Settings()
+    try:
+        manifest = restore_backup(settings, backup_dir, force=force)
+    except BackupError as error:
+        typer.echo(f"error: {error}", err=True)  # one line, whatever the terminal's width
+        raise typer.Exit(1) from None
+    console.print(f"restored the backup of {manifest['started_at']} into {settings.data_dir}")
+
+
 @keys_app.command("create")
 def create_key(role: str = typer.Option(..., help="admin, manager, agent, analyst or service"),
                name: str = typer.Option(..., help="Who or what uses the key")) -> None:
