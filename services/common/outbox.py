@@ -17,6 +17,7 @@ loses or reorders. SQLite has one writer at a time (BEGIN IMMEDIATE): id order i
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -136,8 +137,8 @@ class OutboxRelay:
         async with self.database.transaction() as session:
             await self._skip_commit_flush(session)
             await session.execute(sa.update(outbox).where(outbox.c.id.in_([row.id for row in rows])).values(sent_at=utcnow()))
-        for row in rows:
-            self.metrics.events_published.labels(self.metrics.service, row.topic).inc()
+        for topic, count in Counter(row.topic for row in rows).items():
+            self.metrics.events_published.labels(self.metrics.service, topic).inc(count)
         await self._record_backlog()
         await self._purge_sent()
         return len(rows)
