@@ -4,7 +4,7 @@ and the latency of single writes at a fixed request rate, open loop; profiles ru
 process on PostgreSQL and Kafka, as in the distributed mode.
 
     make bench-tools   # once: builds vegeta into ~/.cache/customer-pulse/bin
-    flock /tmp/pulse-kafka.lock .venv/bin/python bench/ingest.py [--batches 20] [--rate 300] [--seconds 15] [--workers 1]
+    flock /tmp/pulse-kafka.lock .venv/bin/python bench/ingest.py [--batches 20] [--rate 300] [--seconds 15] [--workers 1] [--relay process]
 
 Starts a throw-away PostgreSQL and Kafka broker unless PULSE_TEST_POSTGRES_URL and
 PULSE_KAFKA_BOOTSTRAP name running ones. Single writes are sent by vegeta (Go), which costs the
@@ -164,6 +164,7 @@ async def run(arguments, postgres_url: str, bootstrap: str, folder: Path) -> dic
         "PULSE_BUS": "kafka", "PULSE_KAFKA_BOOTSTRAP": bootstrap, "PULSE_DATABASE_URL": postgres_url,
         "PULSE_AUTH_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'auth.db'}", "PULSE_DATA_DIR": str(folder),
         "PULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "PULSE_HASH_KEY": "bench", "PULSE_LOG_LEVEL": "WARNING", "PULSE_WORKERS": str(arguments.workers),
+        "PULSE_OUTBOX_RELAY": arguments.relay,
         "PULSE_TOPIC_PURCHASES": topic, "PULSE_TOPIC_CUSTOMERS": f"bench-{suffix}.customers",
     }
     vegeta = vegeta_binary()
@@ -197,7 +198,7 @@ async def run(arguments, postgres_url: str, bootstrap: str, folder: Path) -> dic
         "aiokafka_alone": raw, "batch": batch, "single_writes": single,
         "ratio_acknowledged_to_aiokafka": round(batch["acknowledged_per_second"] / raw["events_per_second"], 3),
         "ratio_on_kafka_to_aiokafka": round(on_kafka / raw["events_per_second"], 3) if on_kafka else None,
-        "workers": arguments.workers, "load_average_at_start": start_load,
+        "workers": arguments.workers, "relay": arguments.relay, "load_average_at_start": start_load,
     }
 
 
@@ -207,6 +208,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=1, help="processes of the profiles service (PULSE_WORKERS)")
+    parser.add_argument("--relay", choices=["process", "inline"], default="process", help="PULSE_OUTBOX_RELAY")
     arguments = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
     broker = postgres = None

@@ -79,6 +79,7 @@ class OutboxRelay:
         max_backoff_seconds: float = 5.0,
         linger_seconds: float = 0.05,
         retention_seconds: float = 24 * 3600,
+        lead: bool = True,
     ):
         self.database = database
         self.bus = bus
@@ -88,6 +89,8 @@ class OutboxRelay:
         self.max_backoff_seconds = max_backoff_seconds
         self.linger_seconds = linger_seconds
         self.retention_seconds = retention_seconds
+        # False where a relay process of its own publishes: this one only shows the backlog.
+        self.lead = lead
         self._wake = asyncio.Event()
         self._one_pass_at_a_time = asyncio.Lock()
         self._lock_connection: AsyncConnection | None = None
@@ -101,7 +104,7 @@ class OutboxRelay:
         backoff = self.poll_seconds
         while True:
             try:
-                if await self._is_leader():
+                if self.lead and await self._is_leader():
                     sent = await self.relay_once()
                 else:
                     sent = 0
