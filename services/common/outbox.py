@@ -24,6 +24,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from services.common.bulk import insert_rows
 from services.common.bus import Bus
 from services.common.database import Database
 from services.common.delivery_tables import outbox
@@ -58,7 +59,7 @@ async def add_events(session: AsyncSession, events: Iterable[tuple[Envelope, str
     """Adds events to the outbox inside the caller's transaction."""
     rows = outbox_rows(events)
     if rows:
-        await session.execute(sa.insert(outbox), rows)
+        await insert_rows(session, outbox, rows)
         session.info["outbox_written"] = True
 
 

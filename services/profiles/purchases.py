@@ -9,6 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalog import PurchaseRecorded, PurchaseRefunded
+from services.common.bulk import insert_rows
 from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.outbox import add_events
@@ -75,7 +76,7 @@ async def _record(session: AsyncSession, ctx: ProfilesContext, items: list[Purch
             existing[row["order_id"]] = (row["id"], row["fingerprint"])
             events.append(_recorded_event(ctx, row, backfill))
     if new_rows:
-        await session.execute(sa.insert(Purchase.__table__), new_rows)
+        await insert_rows(session, Purchase.__table__, new_rows)
         await add_events(session, events)
     return outcomes, new_rows
 
