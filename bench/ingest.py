@@ -69,7 +69,7 @@ async def post_batches(client: httpx.AsyncClient, customers: list[str], label: s
         while queue:
             number = queue.pop()
             items = [purchase(customers[i % len(customers)], f"{label}-{number}-{i}") for i in range(BATCH_SIZE)]
-            response = await client.post("/v1/purchases:batch", json={"items": items}, timeout=120)
+            response = await client.post("/v1/purchases:batch", json={"items": items}, timeout=600)
             assert response.status_code == 200 and response.json()["created"] == BATCH_SIZE, response.text[:500]
 
     await asyncio.gather(worker(), worker())
@@ -175,7 +175,7 @@ async def run(arguments, postgres_url: str, bootstrap: str, folder: Path) -> dic
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(base_url=service.url, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=30) as client:
             items = [{"external_id": f"bench-{n}", "name": f"客户{n}"} for n in range(1000)]
-            created = (await client.post("/v1/customers:batch", json={"items": items}, timeout=120)).json()
+            created = (await client.post("/v1/customers:batch", json={"items": items}, timeout=600)).json()
             customers = [result["id"] for result in created["results"]]
             await post_batches(client, customers, "warm-up", 2)
             await outbox_drained(client)
