@@ -12,11 +12,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
+# COPY costs round trips of its own (the table's column types, the copy protocol): below this many
+# rows a plain INSERT is cheaper, e.g. the one row of a single write.
+COPY_FROM_ROWS = 50
+
+
 async def insert_rows(session: AsyncSession, table: sa.Table, rows: list[dict]) -> None:
     if not rows:
         return
     connection = await session.connection()
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_FROM_ROWS:
         await session.execute(sa.insert(table), rows)
         return
     driver = (await connection.get_raw_connection()).driver_connection
