@@ -3,14 +3,15 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 from cloudevents.core.bindings import kafka as ce_kafka
-from cloudevents.core.v1.event import CloudEvent
 from pydantic import BaseModel
 
 from services.common.ids import new_id
 from services.common.timeutil import utcnow
 
 CONTENT_TYPE = "application/json"
+CONTENT_TYPE_HEADER = CONTENT_TYPE.encode()
 
 
 @dataclass(frozen=True)
@@ -67,19 +68,27 @@ def envelope_for(payload: BaseModel, *, source: str, backfill: bool = False) -> 
 
 
 def to_message(envelope: Envelope, topic: str) -> Message:
-    attributes = {
-        "id": envelope.id,
-        "source": envelope.source,
-        "type": envelope.type,
-        "subject": envelope.subject,
-        "time": envelope.time,
-        "datacontenttype": CONTENT_TYPE,
-    }
+    """The CloudEvents Kafka binary mode, written directly: the SDK's event object and its checks cost
+    some 20 µs of CPU per event, the largest share of a batch's work. Key and headers are the SDK's
+    bytes (tests compare them); the value is the same JSON, compact, by orjson (a tenth of the cost)."""
+    headers = [
+        ("ce_id", envelope.id.encode()),
+        ("ce_source", envelope.source.encode()),
+        ("ce_specversion", b"1.0"),
+        ("ce_subject", envelope.subject.encode()),
+        ("ce_time", _header_time(envelope.time)),
+        ("ce_type", envelope.type.encode()),
+        ("content-type", CONTENT_TYPE_HEADER),
+    ]
     if envelope.backfill:
-        attributes["backfill"] = "true"
-    binary = ce_kafka.to_binary_event(CloudEvent(attributes=attributes, data=envelope.data), key_mapper=lambda _e: envelope.subject)
-    key = binary.key.encode() if isinstance(binary.key, str) else binary.key
-    return Message(topic=topic, key=key, value=binary.value, headers=tuple(sorted(binary.headers.items())))
+        headers.insert(0, ("ce_backfill", b"true"))
+    value = orjson.dumps(envelope.data, option=orjson.OPT_UTC_Z)
+    return Message(topic=topic, key=envelope.subject.encode(), value=value, headers=tuple(headers))
+
+
+def _header_time(moment: datetime) -> bytes:
+    text = moment.isoformat()
+    return (text[:-6] + "Z" if text.endswith("+00:00") else text).encode()
 
 
 def from_message(message: Message) -> Envelope:

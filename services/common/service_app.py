@@ -121,7 +121,7 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
         relay = OutboxRelay(
             database=database, bus=platform.bus, metrics=metrics,
             batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
-            linger_seconds=settings.outbox_linger_seconds,
+            linger_seconds=settings.outbox_linger_seconds, lead=settings.outbox_relay == "inline",
         )
         timers = TimerService(database=database, handlers=spec.timers, metrics=metrics, clock=context.clock, context=context)
         database.after_commit.append(lambda info: info.get("outbox_written") and relay.wake())
