@@ -11,7 +11,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring.cards import rescore
+from services.scoring.cards import Rescore, rescore_many
 from services.scoring.context import ScoringContext
 from services.scoring.in_use import fit_in_use, load_in_use
 from services.scoring.models import customers, evaluation_standards, model_fits, purchase_lines
@@ -103,8 +103,7 @@ async def rescore_everyone(ctx: ScoringContext, *, reason: str) -> int:
                 .where(customers.c.merged_into.is_(None), customers.c.customer_id > after)
                 .order_by(customers.c.customer_id).limit(ctx.scoring_settings.scoring_rescore_batch)
             )).all()
-            for customer_id in batch:
-                await rescore(session, ctx, customer_id, reason=reason)
+            await rescore_many(session, ctx, {customer_id: Rescore(reason) for customer_id in batch})
         if not batch:
             return done
         done += len(batch)
