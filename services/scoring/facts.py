@@ -187,13 +187,12 @@ async def merge(session: AsyncSession, *, survivor: str, duplicate: str) -> None
         await session.execute(sa.update(table).where(table.c.customer_id == duplicate).values(customer_id=survivor))
     await _merge_latest_answers(session, survivor=survivor, duplicate=duplicate)
     old = (await session.execute(sa.select(customers).where(customers.c.customer_id == duplicate))).one()
+    # The latest interaction moves too, so that the result does not depend on the merge's place among them.
+    await add_contacts(session, {survivor: Contacts(old.interactions, old.last_interaction_at, old.feedback_received,
+                                                    old.negative_feedback)})
     row = customers.c
-    await session.execute(sa.update(customers).where(row.customer_id == survivor).values(
-        interactions=row.interactions + old.interactions, feedback_received=row.feedback_received + old.feedback_received,
-        negative_feedback=row.negative_feedback + old.negative_feedback,
-    ))
     await session.execute(sa.update(customers).where(row.customer_id == duplicate).values(
-        merged_into=survivor, interactions=0, feedback_received=0, negative_feedback=0))
+        merged_into=survivor, interactions=0, last_interaction_at=None, feedback_received=0, negative_feedback=0))
     # Customers merged into the duplicate before now follow it to the survivor.
     await session.execute(sa.update(customers).where(row.merged_into == duplicate).values(merged_into=survivor))
 
