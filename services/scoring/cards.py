@@ -1,8 +1,7 @@
 """Re-scoring one customer: facts in, scorecard out, stored; real changes become events and history,
 and the churn timer moves to the next threshold crossing."""
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -17,7 +16,7 @@ from services.scoring.in_use import load_in_use
 from services.scoring.models import score_changes, scores
 from services.scoring.scores.health import HealthExplanation, IndicatorExplanation, compare_explanations
 from services.scoring.scores.lifecycle import PROSPECT
-from services.scoring.scores.scorecard import Changes, Scorecard, changes_between, day_number, score_customer, summarise
+from services.scoring.scores.scorecard import Changes, Scorecard, StoredCard, changes_between, score_customers
 from services.scoring.scores.tiers import UNRATED
 
 CHURN_TIMER = "churn"
@@ -25,7 +24,7 @@ CHURN_TIMER = "churn"
 
 def explanation_to_json(explanation: HealthExplanation) -> dict:
     return {"standard_version": explanation.standard_version, "score": explanation.score,
-            "indicators": [asdict(indicator) for indicator in explanation.indicators]}
+            "indicators": [dict(vars(indicator)) for indicator in explanation.indicators]}
 
 
 def explanation_from_json(data: dict) -> HealthExplanation:
@@ -96,18 +95,13 @@ async def rescore_many(session: AsyncSession, ctx: ScoringContext, wanted: dict[
     known = await load_facts_of(session, customer_ids)
     previous = await current_scores(session, customer_ids)
     as_of = as_of or ctx.now()
-    cards = {customer_id: _card(ctx, known[customer_id], previous.get(customer_id), as_of) for customer_id in customer_ids}
+    stored = [StoredCard() if customer_id not in previous else
+              StoredCard(previous[customer_id].stage, previous[customer_id].last_purchase_day) for customer_id in customer_ids]
+    cards = score_customers(list(zip((known[customer_id] for customer_id in customer_ids), stored)),
+                            calibration=ctx.in_use.calibration, standard=ctx.in_use.standard, as_of=as_of)
+    cards = dict(zip(customer_ids, cards))
     await store_many(session, ctx, cards, previous, wanted)
     return cards
-
-
-def _card(ctx: ScoringContext, known, previous, as_of: datetime) -> Scorecard:
-    summary = summarise(known.purchase_lines, as_of_day=math.floor(day_number(as_of)))
-    # A new latest purchase period: from at_risk or churned that is a reactivation.
-    purchased = summary is not None and (previous is None or previous.last_purchase_day is None
-                                         or summary.last_day > previous.last_purchase_day)
-    return score_customer(known, calibration=ctx.in_use.calibration, standard=ctx.in_use.standard, as_of=as_of,
-                          previous_stage=PROSPECT if previous is None else previous.stage, purchased=purchased)
 
 
 async def store_many(session: AsyncSession, ctx: ScoringContext, cards: dict[str, Scorecard], previous: dict,
