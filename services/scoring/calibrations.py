@@ -21,6 +21,7 @@ from services.scoring.scores.standard import EvaluationStandard
 from services.scoring.scores.summary import UNITS_PER_CURRENCY, summarise_purchases
 
 REFIT_LOCK_POLL_SECONDS = 0.2
+POPULATION_SLICE = 50_000  # purchase lines read at a time for a refit
 
 
 async def save_standard(session: AsyncSession, body: dict, *, created_at: datetime, created_by: str | None) -> EvaluationStandard:
@@ -33,17 +34,28 @@ async def save_standard(session: AsyncSession, body: dict, *, created_at: dateti
 
 
 async def load_population(session: AsyncSession, *, as_of: datetime) -> Population:
+    """Every customer's summary, read in slices and kept as numbers: customers are coded by their
+    order, so no id is held for the whole population."""
     as_of_day = math.floor(day_number(as_of))
-    rows = (await session.execute(
+    codes, days, units = [], [], []
+    last_id, last_code = None, -1
+    rows = await session.stream(
         sa.select(purchase_lines.c.customer_id, purchase_lines.c.day, purchase_lines.c.units)
-        .where(purchase_lines.c.day <= as_of_day)
-    )).all()
-    if not rows:
+        .where(purchase_lines.c.day <= as_of_day).order_by(purchase_lines.c.customer_id)
+    )
+    async for part in rows.partitions(POPULATION_SLICE):
+        ids = np.array([row[0] for row in part], dtype=object)
+        new = np.concatenate([[ids[0] != last_id], ids[1:] != ids[:-1]])
+        code = last_code + np.cumsum(new)
+        codes.append(code)
+        days.append(np.fromiter((row[1] for row in part), dtype=float, count=len(part)))
+        units.append(np.fromiter((row[2] for row in part), dtype=float, count=len(part)))
+        last_id, last_code = ids[-1], int(code[-1])
+    if not codes:
         empty = np.zeros(0)
         return Population(empty, empty, empty, empty, empty)
-    customer, day, units = zip(*rows)
-    summary = summarise_purchases(np.array(customer, dtype=object), np.array(day, dtype=float),
-                                  np.array(units, dtype=float) / UNITS_PER_CURRENCY, as_of=as_of_day)
+    summary = summarise_purchases(np.concatenate(codes), np.concatenate(days), np.concatenate(units) / UNITS_PER_CURRENCY,
+                                  as_of=as_of_day)
     return Population(summary.frequency, summary.recency, summary.T, summary.monetary, summary.total_spend)
 
 

@@ -75,9 +75,17 @@ async def on_feedback_received(delivery: Delivery[ScoringContext], payload: Feed
 
 async def on_complaint_changed(delivery: Delivery[ScoringContext], payload: ComplaintEvent) -> None:
     customer_id = await _customer(delivery, payload.customer_id)
-    await facts.record_complaint(delivery.session, customer_id, complaint_id=payload.complaint_id, status=payload.status,
-                                 breached=any(metric.breached for metric in payload.sla), changed_at=payload.changed_at)
+    await facts.record_complaint(delivery.session, customer_id, facts.ComplaintChange(
+        payload.complaint_id, payload.status, breached=any(metric.breached for metric in payload.sla),
+        changed_at=payload.changed_at, first_response_seconds=_measured(payload, "first_response"),
+        resolution_seconds=_measured(payload, "resolution")))
     _rescore(delivery, customer_id, "complaint")
+
+
+def _measured(payload: ComplaintEvent, metric: str) -> float | None:
+    """The time the SLA clock of `metric` counted until it was fulfilled (its latest instance)."""
+    fulfilled = [m for m in payload.sla if m.metric == metric and m.state == "fulfilled"]
+    return max(fulfilled, key=lambda m: m.instance).consumed_seconds if fulfilled else None
 
 
 HANDLERS = {

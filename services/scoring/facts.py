@@ -121,21 +121,38 @@ async def record_answer(session: AsyncSession, customer_id: str, *, kind: str, r
             survey_answers.c.customer_id == customer_id, survey_answers.c.kind == kind).values(**values))
 
 
-async def record_complaint(session: AsyncSession, customer_id: str, *, complaint_id: str, status: str, breached: bool,
-                           changed_at: datetime) -> None:
-    """The complaint's state as of its latest change; its first known change dates its opening."""
-    current = (await session.execute(sa.select(complaints).where(complaints.c.complaint_id == complaint_id))).first()
-    resolved_at = changed_at if status in CLOSED_STATUSES else None
+@dataclass(frozen=True)
+class ComplaintChange:
+    complaint_id: str
+    status: str
+    breached: bool
+    changed_at: datetime
+    first_response_seconds: float | None = None  # once its SLA clock is fulfilled
+    resolution_seconds: float | None = None
+
+
+async def record_complaint(session: AsyncSession, customer_id: str, change: ComplaintChange) -> None:
+    """The complaint's state as of its latest change; its first known change dates its opening; a
+    time the SLA clocks measured is kept, the latest change's winning."""
+    current = (await session.execute(sa.select(complaints).where(complaints.c.complaint_id == change.complaint_id))).first()
+    resolved_at = change.changed_at if change.status in CLOSED_STATUSES else None
+    times = {"first_response_seconds": change.first_response_seconds, "resolution_seconds": change.resolution_seconds}
     if current is None:
         await insert_new(session, complaints, {
-            "complaint_id": complaint_id, "customer_id": customer_id, "status": status, "breached": breached,
-            "opened_at": changed_at, "resolved_at": resolved_at, "changed_at": changed_at,
+            "complaint_id": change.complaint_id, "customer_id": customer_id, "status": change.status,
+            "breached": change.breached, "opened_at": change.changed_at, "resolved_at": resolved_at,
+            "changed_at": change.changed_at, **times,
         })
         return
-    values = {"opened_at": min(current.opened_at or changed_at, changed_at), "breached": current.breached or breached}
-    if changed_at >= current.changed_at:
-        values |= {"status": status, "changed_at": changed_at, "resolved_at": resolved_at or current.resolved_at}
-    await session.execute(sa.update(complaints).where(complaints.c.complaint_id == complaint_id).values(**values))
+    newer = change.changed_at >= current.changed_at
+    values = {"opened_at": min(current.opened_at or change.changed_at, change.changed_at),
+              "breached": current.breached or change.breached}
+    for name, measured in times.items():
+        known = getattr(current, name)
+        values[name] = (measured if measured is not None else known) if newer else (known if known is not None else measured)
+    if newer:
+        values |= {"status": change.status, "changed_at": change.changed_at, "resolved_at": resolved_at or current.resolved_at}
+    await session.execute(sa.update(complaints).where(complaints.c.complaint_id == change.complaint_id).values(**values))
 
 
 @dataclass
