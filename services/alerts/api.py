@@ -3,7 +3,7 @@
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from services.alerts import alerting, subscriptions
 from services.alerts.context import AlertsContext
@@ -14,22 +14,13 @@ from services.alerts.schemas import (
     WebhookCreated, WebhookOut,
 )
 from services.common.auth import Principal, require
-from services.common.database import Database
-from services.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, keyset_page
+from services.common.deps import DatabaseDep, service_context
+from services.common.pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, Page, keyset_page
 
 
-def _database(request: Request) -> Database:
-    return request.app.state.database
 
 
-def _context(request: Request) -> AlertsContext:
-    return request.app.state.context
-
-
-DatabaseDep = Annotated[Database, Depends(_database)]
-ContextDep = Annotated[AlertsContext, Depends(_context)]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Cursor = Annotated[str | None, Query(max_length=500)]
+ContextDep = Annotated[AlertsContext, Depends(service_context)]
 Reader = Annotated[Principal, Depends(require("alerts:read"))]
 Manager = Annotated[Principal, Depends(require("alerts:manage"))]
 RulesWriter = Annotated[Principal, Depends(require("alert-rules:write"))]

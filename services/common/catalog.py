@@ -2,12 +2,13 @@
 
 Payloads carry ids, fixed codes and numbers, never personal data or free text. Models only grow:
 new fields are optional, nothing is renamed, retyped or removed; a breaking change is a new `.v2`
-type beside the old. (One exception, made before v1 had any consumer: customer events dropped their
-free-text `tags` for `tag_count`, and `interaction.logged.outcome` became a fixed code.)
+type beside the old. (Exceptions, made before the first release had any consumer: customer events
+dropped their free-text `tags` for `tag_count`; `interaction.logged.outcome`, the purchase's and the
+feedback's `channel` and the strings among an alert's `facts` became fixed codes.)
 """
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +17,10 @@ from services.common.settings import Topics
 
 # What came of an interaction, as a fixed code: a free-text outcome could carry personal data.
 InteractionOutcome = Literal["reached", "no_answer", "voicemail", "callback_requested", "resolved", "escalated", "other"]
+# Where a purchase was made or feedback came in, as the deployment's own code (online, store, wechat_mini, ...).
+ChannelCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,49}$", description="A fixed code, never free text.")]
+# A string among an alert's facts: a code, an id or a moment; no spaces, so no sentence and no name fits.
+FactCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:+-]{1,64}$")]
 
 
 class EventPayload(BaseModel):
@@ -73,7 +78,7 @@ class PurchaseRecorded(EventPayload):
     amount: str = Field(description="Decimal string in the deployment's base currency.")
     currency: str
     occurred_at: datetime
-    channel: str | None = None
+    channel: ChannelCode | None = None
 
 
 class PurchaseRefunded(EventPayload):
@@ -121,7 +126,7 @@ class FeedbackReceived(EventPayload):
     event_type = "pulse.feedback.received.v1"
     topic = "feedback"
     feedback_id: str
-    channel: str
+    channel: ChannelCode
     sentiment: Literal["positive", "neutral", "negative"] | None = None
     received_at: datetime
     category: str | None = Field(None, description="A fixed code, e.g. product_quality; never the text.")
@@ -227,7 +232,7 @@ class AlertEvent(EventPayload):
     rule: str
     rule_version: int
     dedup_key: str = Field(description="Stable across re-deliveries and restarts of the same alert.")
-    facts: dict[str, float | int | str | bool | None] = Field(description="The numbers that triggered the alert.")
+    facts: dict[str, float | int | FactCode | bool | None] = Field(description="The numbers that triggered the alert.")
     due_at: datetime | None = None
     detected_at: datetime
     alert_kind: Literal["churn_risk", "follow_up_due", "sla_warning", "sla_breached", "detractor"] | None = Field(

@@ -7,7 +7,6 @@ carry SQL parameters and payload values, i.e. personal data.
 import hashlib
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 

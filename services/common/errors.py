@@ -91,11 +91,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = error.detail if isinstance(error.detail, str) else title
         return problem_response(error.status_code, title, detail, request, headers=getattr(error, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def on_unexpected(request: Request, error: Exception):
-        # The route's template, not the path (a path may hold what a client typed); the log
-        # formatter keeps the error's class and frames and drops its message, which holds values.
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        log.error("unhandled %s", type(error).__name__, exc_info=error,
-                  extra={"route": route, "method": request.method})
-        return problem_response(500, "Internal Server Error", "An unexpected error occurred; it has been logged.", request)
+
+def log_unexpected(scope, error: Exception) -> None:
+    # The route's template, not the path (a path may hold what a client typed); the log
+    # formatter keeps the error's class and frames and drops its message, which holds values.
+    route = getattr(scope.get("route"), "path", "unmatched")
+    log.error("unhandled %s", type(error).__name__, exc_info=error, extra={"route": route, "method": scope.get("method")})

@@ -1,11 +1,12 @@
-"""ASGI middleware every service runs: request ids, access log, HTTP metrics, body size limit."""
+"""ASGI middleware every service runs: request ids, access log, HTTP metrics, body size limit, and the
+500 answer to an unexpected error (here, inside the CORS layer, so a browser page can read it too)."""
 
 import json
 import logging
 import time
 import uuid
 
-from services.common.errors import PROBLEM_JSON, problem_body
+from services.common.errors import PROBLEM_JSON, log_unexpected, problem_body
 from services.common.observability import ServiceMetrics, request_id_var
 
 log = logging.getLogger("pulse.access")
@@ -46,6 +47,12 @@ class ServiceMiddleware:
         except BodyTooLarge:
             if not status_holder["started"]:
                 await self._too_large(scope, send_with_id)
+        except Exception as error:
+            if status_holder["started"]:
+                raise
+            log_unexpected(scope, error)
+            await self._answer(send_with_id, problem_body(500, "Internal Server Error",
+                                                          "An unexpected error occurred; it has been logged.", scope["path"]))
         finally:
             self._observe(scope, status_holder["status"], time.perf_counter() - started)
             request_id_var.reset(token)
@@ -65,9 +72,12 @@ class ServiceMiddleware:
         return limited_receive
 
     async def _too_large(self, scope, send):
-        body = problem_body(413, "Content Too Large", f"the request body exceeds {self.max_body_bytes} bytes", scope["path"])
+        await self._answer(send, problem_body(413, "Content Too Large", f"the request body exceeds {self.max_body_bytes} bytes", scope["path"]))
+
+    @staticmethod
+    async def _answer(send, body: dict) -> None:
         payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": 413,
+        await send({"type": "http.response.start", "status": body["status"],
                     "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
 

@@ -3,9 +3,10 @@
 import base64
 import json
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import sqlalchemy as sa
+from fastapi import Query
 from pydantic import BaseModel
 
 from services.common.errors import Problem
@@ -14,6 +15,9 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Cursor = Annotated[str | None, Query(max_length=500)]
 
 
 class Page(BaseModel, Generic[T]):

@@ -3,12 +3,13 @@
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from services.common.auth import Principal, require
 from services.common.database import Database
+from services.common.deps import DatabaseDep, service_context
 from services.common.errors import Problem
-from services.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from services.common.pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, Page
 from services.feedback import complaint_handling as handling
 from services.feedback import feedback_items, points_ledger, sla_config, survey_handling
 from services.feedback.complaint_handling import Change, ComplaintFilter
@@ -24,22 +25,13 @@ from services.feedback.schemas import (
 from services.feedback.surveys.metrics import SCALES
 
 
-def _database(request: Request) -> Database:
-    return request.app.state.database
 
 
-def _context(request: Request) -> FeedbackContext:
-    return request.app.state.context
-
-
-DatabaseDep = Annotated[Database, Depends(_database)]
-ContextDep = Annotated[FeedbackContext, Depends(_context)]
+ContextDep = Annotated[FeedbackContext, Depends(service_context)]
 Reader = Annotated[Principal, Depends(require("complaints:read"))]
 Handler = Annotated[Principal, Depends(require("complaints:write"))]
 SlaManager = Annotated[Principal, Depends(require("sla:manage"))]
 IfMatch = Annotated[str | None, Header(max_length=100, description="The ETag of the version this change is based on.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Cursor = Annotated[str | None, Query(max_length=500)]
 
 router = APIRouter(prefix="/v1")
 

@@ -3,13 +3,13 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from services.common.auth import Principal, require
 from services.common.conditional import check_if_match, etag
-from services.common.database import Database
+from services.common.deps import DatabaseDep, service_context
 from services.common.errors import Problem
-from services.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from services.common.pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, Page
 from services.common.text import storable_parameters
 from services.common.transactions import write
 from services.profiles import customers, interactions, purchases
@@ -22,18 +22,9 @@ from services.profiles.schemas import (
 )
 
 
-def _database(request: Request) -> Database:
-    return request.app.state.database
 
 
-def _context(request: Request) -> ProfilesContext:
-    return request.app.state.context
-
-
-DatabaseDep = Annotated[Database, Depends(_database)]
-ContextDep = Annotated[ProfilesContext, Depends(_context)]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Cursor = Annotated[str | None, Query(max_length=500)]
+ContextDep = Annotated[ProfilesContext, Depends(service_context)]
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(storable_parameters)])
 

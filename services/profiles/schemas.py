@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.common.catalog import InteractionOutcome
+from services.common.catalog import ChannelCode, InteractionOutcome
 from services.common.text import RequestModel
 from services.common.timeutil import as_utc
 
@@ -122,7 +122,7 @@ class PurchaseCreate(RequestModel):
     amount: AmountString
     currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
     occurred_at: AwareDatetime
-    channel: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    channel: ChannelCode | None = None
 
     @model_validator(mode="after")
     def one_customer_reference(self):

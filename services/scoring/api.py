@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.common.auth import Principal, require
+from services.common.deps import service_context
 from services.common.errors import Problem
-from services.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from services.common.pagination import DEFAULT_PAGE_SIZE, Limit, Page
 from services.scoring import calibrations, lookups, reports
 from services.scoring.context import ScoringContext
 from services.scoring.schemas import (
@@ -16,13 +17,9 @@ from services.scoring.schemas import (
 from services.scoring.scores.standard import InvalidStandard
 
 
-def _context(request: Request) -> ScoringContext:
-    return request.app.state.context
 
-
-ContextDep = Annotated[ScoringContext, Depends(_context)]
+ContextDep = Annotated[ScoringContext, Depends(service_context)]
 Reader = Annotated[Principal, Depends(require("scores:read"))]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 
 router = APIRouter(prefix="/v1")
 

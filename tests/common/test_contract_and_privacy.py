@@ -2,13 +2,15 @@
 
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, get_args, get_origin
 
 import pytest
+from pydantic import ValidationError
 from cryptography.fernet import Fernet
 
-from services.common.catalog import CATALOG
+from services.common.catalog import CATALOG, AlertEvent
 from services.common.contract import contract_differences
 from services.common.ids import uuid7
 from services.common.privacy import BlindIndex, FieldCipher, search_tokens
@@ -80,3 +82,17 @@ def test_uuid7_ids_made_in_later_milliseconds_sort_later():
         time.sleep(0.002)
     assert [str(i) for i in ids] == sorted(str(i) for i in ids)
     assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+
+
+@pytest.mark.parametrize("facts", [{"note": "客户张三很生气"}, {"who": "Zhang San"}, {"x": "a" * 65}])
+def test_alert_facts_refuse_strings_that_are_not_codes(facts):
+    with pytest.raises(ValidationError):
+        AlertEvent(customer_id="c-1", alert_id="a-1", kind="churn_risk", severity="warning", rule="churn_risk",
+                   rule_version=1, dedup_key="k", facts=facts, detected_at=datetime.now(timezone.utc))
+
+
+def test_alert_facts_take_codes_ids_and_moments():
+    facts = {"metric": "resolution", "complaint_id": "0192f0c3-7a1b", "due_at": "2026-12-02T10:00:00+00:00", "p": 0.4}
+    event = AlertEvent(customer_id="c-1", alert_id="a-1", kind="churn_risk", severity="warning", rule="churn_risk",
+                       rule_version=1, dedup_key="k", facts=facts, detected_at=datetime.now(timezone.utc))
+    assert event.facts == facts

@@ -90,6 +90,8 @@ CASES = [
     ("PATCH", "/v1/customers/CUSTOMER", {"company": NUL}, 422, "company"),
     ("POST", "/v1/purchases", {**GOOD_PURCHASE, "order_id": "o" + NUL}, 422, "order_id"),
     ("POST", "/v1/purchases", {**GOOD_PURCHASE, "channel": SURROGATE}, 422, "channel"),
+    # The channel travels in events: a code, so no shop assistant's name can ride along.
+    ("POST", "/v1/purchases", {**GOOD_PURCHASE, "channel": "门店 张三"}, 422, "channel"),
     ("POST", "/v1/purchases", {**GOOD_PURCHASE, "amount": "10" + NUL}, 422, "amount"),
     ("POST", "/v1/purchases/PURCHASE/refunds", {**REFUND, "refund_id": "r" + NUL}, 422, "refund_id"),
     ("POST", "/v1/interactions", {**INTERACTION, "note": "回访" + NUL}, 422, "note"),

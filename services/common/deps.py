@@ -1,0 +1,21 @@
+"""What routes take from the running app, as FastAPI dependencies.
+
+Each service names its own context type: `ContextDep = Annotated[MyContext, Depends(service_context)]`."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.common.context import ServiceContext
+from services.common.database import Database
+
+
+def service_database(request: Request) -> Database:
+    return request.app.state.database
+
+
+def service_context(request: Request) -> ServiceContext:
+    return request.app.state.context
+
+
+DatabaseDep = Annotated[Database, Depends(service_database)]
