@@ -6,7 +6,8 @@ memory of the process that does it.
 The customers' purchase lines are drawn from BG/NBD with CDNOW's estimates (bench/clv_fit.py's
 draw) and written straight into the scoring tables with COPY and one INSERT ... SELECT; then
 `pulse scoring refit --as-of ...` (the real command: refit, store, re-score everyone in chunks,
-events for real changes through the outbox) runs as a fresh process, timed, with its peak RSS.
+events for real changes through the outbox) runs as a fresh process, timed (wall and its own CPU
+seconds; PostgreSQL's work is not in the latter), with its peak RSS.
 A second refit on the same data follows: its re-score must find no real change. Starts a
 throw-away PostgreSQL unless PULSE_TEST_POSTGRES_URL names a running one. Prints JSON.
 """
@@ -91,16 +92,18 @@ def refit(settings, folder: Path) -> dict:
     """`pulse scoring refit` as its own process: wall time, its peak RSS and what it printed."""
     env = os.environ | {"PULSE_DATABASE_URL": settings.database_url, "PULSE_DATA_DIR": str(folder),
                         "PULSE_ENCRYPTION_KEYS": settings.encryption_keys, "PULSE_HASH_KEY": settings.hash_key}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "services.cli", "scoring", "refit", "--as-of", f"{AS_OF}T00:00:00Z"],
                           env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     status = json.loads(done.stdout[done.stdout.index("{"):])["in_use"]
-    return {"seconds": round(seconds, 1), "peak_rss_mb": round(peak / 1024) if peak > before else None,
+    # The peak of all children so far: the first refit's, or a later one's when it went higher.
+    return {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "peak_rss_mb": round(after.ru_maxrss / 1024),
             "status": status and status["status"], "load_average": [round(v, 2) for v in os.getloadavg()]}
 
 
