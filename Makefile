@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast kafka kafka-stop postgres postgres-stop contract bench clean
+.PHONY: install run demo demo-stop test test-fast kafka kafka-stop postgres postgres-stop contract bench clean
 
 install: $(STAMP)
 
@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/pulse run
+
+# Starts the embedded stack in the background when nothing answers on :8001, fills it, leaves it running.
+demo: install
+	$(BIN)/pulse demo --start
+
+demo-stop:
+	@if [ -f data/embedded.pid ]; then kill $$(cat data/embedded.pid) && rm data/embedded.pid && echo "stopped the demo's embedded stack"; \
+	else echo "no stack started by make demo (data/embedded.pid is missing)"; fi
 
 test: install
 	$(BIN)/python -m pytest

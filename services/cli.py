@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from services.common.settings import Settings
+from services.demo.cli import demo
 from services.scoring.analysis.cli import clv_app
 
 app = typer.Typer(help="Customer Pulse command line.", no_args_is_help=True, add_completion=False)
@@ -25,6 +26,7 @@ app.add_typer(contract_app, name="contract")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(clv_app, name="clv")
 app.add_typer(scoring_app, name="scoring")
+app.command()(demo)
 console = Console(stderr=True)
 DOCS_EVENTS = Path("docs/events")
 
@@ -83,6 +85,33 @@ def migrate(services: list[str] = typer.Argument(None, help="profiles, feedback,
         console.print(f"{name}: migrated")
 
 
+@app.command()
+def backup(out: Path = typer.Option(..., help="A new or empty folder for the backup")) -> None:
+    """Copy every database and key file of the embedded mode, online, into OUT (owner-only)."""
+    from services.common.backup import BackupError, take_backup
+    try:
+        manifest = take_backup(Settings(), out)
+    except BackupError as error:
+        typer.echo(f"error: {error}", err=True)  # one line, whatever the terminal's width
+        raise typer.Exit(1) from None
+    console.print(f"backed up {', '.join(entry['file'] for entry in manifest['files'])} into {out}")
+
+
+@app.command()
+def restore(backup_dir: Path = typer.Argument(..., help="A folder written by `pulse backup`"),
+            force: bool = typer.Option(False, "--force", help="Replace what PULSE_DATA_DIR holds")) -> None:
+    """Restore a backup into PULSE_DATA_DIR (./data/); the embedded stack must be stopped."""
+    from services.common.backup import BackupError
+    from services.common.backup import restore as restore_backup
+    settings = Settings()
+    try:
+        manifest = restore_backup(settings, backup_dir, force=force)
+    except BackupError as error:
+        typer.echo(f"error: {error}", err=True)  # one line, whatever the terminal's width
+        raise typer.Exit(1) from None
+    console.print(f"restored the backup of {manifest['started_at']} into {settings.data_dir}")
+
+
 @keys_app.command("create")
 def create_key(role: str = typer.Option(..., help="admin, manager, agent, analyst or service"),
                name: str = typer.Option(..., help="Who or what uses the key")) -> None:
@@ -136,6 +165,23 @@ def refit_scoring(
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
     typer.echo(json.dumps(status, indent=2))
+
+
+@app.command()
+def report(
+    from_: str = typer.Option(..., "--from", help="First day (2026-01-01, UTC) or moment (ISO 8601 with a zone)"),
+    to: str = typer.Option(..., help="End of the period, not included: day or moment"),
+    out: Path = typer.Option(Path("report.html"), help="The page to write (one self-contained HTML file)"),
+    url: str = typer.Option(None, help="The scoring API; default http://127.0.0.1:<scoring port>"),
+    key: str = typer.Option(None, envvar="PULSE_API_KEY", help="A key that may read scores; default data/admin-api-key"),
+) -> None:
+    """The period summary (工作总结) as a page for managers, from a running scoring API."""
+    from services.scoring.report_command import ReportFailed, write_report
+    try:
+        console.print(f"wrote {write_report(Settings(), start=from_, end=to, out=out, url=url, key=key)}")
+    except (ReportFailed, OSError) as error:
+        console.print(f"error: {error}", soft_wrap=True)
+        raise typer.Exit(1) from error
 
 
 @privacy_app.command("reencrypt")

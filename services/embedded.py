@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from services.alerts.app import create_app as create_alerts
+from services.common.data_dir import DataDirInUse, claimed
 from services.common.observability import configure_logging
 from services.common.runner import ensure_admin_key, serve
 from services.common.service_app import Platform
@@ -26,6 +27,14 @@ async def run_embedded(settings: Settings, announce, before_serve: Callable[[Pla
     configure_logging(settings.log_level)
     # The folder holds keys and (encrypted) personal data: the owner only.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        with claimed(settings.data_dir):
+            await _serve_embedded(settings, announce, before_serve)
+    except DataDirInUse as error:
+        raise SystemExit(str(error)) from None
+
+
+async def _serve_embedded(settings: Settings, announce, before_serve) -> None:
     platform = Platform.from_settings(settings, client_id="pulse-embedded")
     key_file = settings.data_dir / "admin-api-key"
     new_key = await ensure_admin_key(platform, key_file)

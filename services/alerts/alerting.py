@@ -2,6 +2,7 @@
 in a quiet period), acknowledged or resolved by a person or when the cause goes away. Every
 change goes on `pulse.alerts` and to the webhooks that subscribe, in the same transaction."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts import dispatch
 from services.alerts.context import AlertsContext
+from services.alerts.metrics import AlertsMetrics
 from services.alerts.models import Alert, AlertRuleVersion
 from services.alerts.rules.config import RuleSet
 from services.alerts.rules.decisions import Candidate
@@ -26,6 +28,7 @@ EVENT_MODELS: dict[str, type[catalog.AlertEvent]] = {
 ONCE_ONLY = {"sla_warning", "sla_breached"}
 SYSTEM = "system"
 RULES_KEY = "alerts.rules"
+RAISED_KEY = "alerts.raised"  # (kind, severity) of each alert raised in the transaction
 ALERTS = Alert.__table__
 
 
@@ -48,26 +51,62 @@ async def save_rules(session: AsyncSession, rules: RuleSet, *, by: str, at: date
 
 async def raise_alert(session: AsyncSession, ctx: AlertsContext, candidate: Candidate, *, rule_version: int,
                       quiet_hours: float, detected_at: datetime) -> Alert | None:
-    # Plain rows, not ORM units of work: a timer pass raises hundreds of these in one transaction.
-    latest = (await session.execute(
-        sa.select(Alert.status, Alert.created_at).where(Alert.dedup_key == candidate.dedup_key)
-        .order_by(Alert.created_at.desc()).limit(1)
-    )).first()
-    if latest is not None and (
-        latest.status != "resolved" or candidate.kind in ONCE_ONLY
-        or detected_at - latest.created_at < timedelta(hours=quiet_hours)
-    ):
-        return None
-    alert = Alert(
+    raised = await raise_alerts(session, ctx, [candidate], rule_version=rule_version, quiet_hours=quiet_hours,
+                                detected_at=detected_at)
+    return raised[0] if raised else None
+
+
+async def raise_alerts(session: AsyncSession, ctx: AlertsContext, candidates: Sequence[Candidate], *, rule_version: int,
+                       quiet_hours: float, detected_at: datetime) -> list[Alert]:
+    """The alerts the candidates ask for, in bulk: one de-dup query, one insert of alerts, one of events
+    (a timer pass raises hundreds in one transaction). An open alert of the same key, a quiet period
+    or a once-only threshold already crossed stands in the way, also between candidates of one call."""
+    if not candidates:
+        return []
+    latest = await _latest_by_key(session, {candidate.dedup_key for candidate in candidates})
+    alerts = []
+    for candidate in candidates:
+        if _stands_in_the_way(latest.get(candidate.dedup_key), candidate, quiet_hours=quiet_hours, at=detected_at):
+            continue
+        alert = _new_alert(candidate, rule_version=rule_version, detected_at=detected_at)
+        latest[candidate.dedup_key] = (alert.status, alert.created_at)
+        alerts.append(alert)
+    if alerts:
+        await session.execute(sa.insert(ALERTS), [{column.name: getattr(alert, column.name) for column in ALERTS.columns}
+                                                  for alert in alerts])
+        await _publish_many(session, ctx, [(alert, alert.kind) for alert in alerts], at=detected_at)
+        # Counted after the commit (a hook of the service reads this): a rolled-back alert is no alert.
+        session.info[RAISED_KEY] = session.info.get(RAISED_KEY, ()) + tuple((alert.kind, alert.severity) for alert in alerts)
+    return alerts
+
+
+def count_raised(metrics: AlertsMetrics, committed: dict) -> None:
+    """After-commit hook: the alerts that transaction raised."""
+    for kind, severity in committed.get(RAISED_KEY, ()):
+        metrics.raised.labels(kind, severity).inc()
+
+
+async def _latest_by_key(session: AsyncSession, keys: set[str]) -> dict[str, tuple[str, datetime]]:
+    rows = await session.execute(
+        sa.select(Alert.dedup_key, Alert.status, Alert.created_at).where(Alert.dedup_key.in_(keys)).order_by(Alert.created_at)
+    )
+    return {row.dedup_key: (row.status, row.created_at) for row in rows}  # the newest last, so it stays
+
+
+def _stands_in_the_way(latest: tuple[str, datetime] | None, candidate: Candidate, *, quiet_hours: float, at: datetime) -> bool:
+    if latest is None:
+        return False
+    status, created_at = latest
+    return status != "resolved" or candidate.kind in ONCE_ONLY or at - created_at < timedelta(hours=quiet_hours)
+
+
+def _new_alert(candidate: Candidate, *, rule_version: int, detected_at: datetime) -> Alert:
+    return Alert(
         id=new_id(), kind=candidate.kind, severity=candidate.severity, status="open", customer_id=candidate.customer_id,
         cause=candidate.cause, dedup_key=candidate.dedup_key, open_key=candidate.dedup_key, rule=candidate.rule,
         rule_version=rule_version, facts=candidate.facts, due_at=candidate.due_at, detected_at=detected_at,
         created_at=detected_at,
     )
-    await session.execute(sa.insert(ALERTS).values({column.name: getattr(alert, column.name) for column in ALERTS.columns}))
-    await _publish(session, ctx, alert, alert.kind, at=detected_at)
-    ctx.alert_metrics.raised.labels(alert.kind, alert.severity).inc()
-    return alert
 
 
 async def acknowledge(session: AsyncSession, ctx: AlertsContext, alert: Alert, *, by: str, note: str | None, at: datetime) -> Alert:
@@ -127,7 +166,12 @@ def event_payload(alert: Alert, event_kind: str, *, at: datetime, actor_id: str 
 
 async def _publish(session: AsyncSession, ctx: AlertsContext, alert: Alert, event_kind: str, *, at: datetime,
                    actor_id: str | None = None) -> None:
+    await _publish_many(session, ctx, [(alert, event_kind)], at=at, actor_id=actor_id)
+
+
+async def _publish_many(session: AsyncSession, ctx: AlertsContext, changes: Sequence[tuple[Alert, str]], *, at: datetime,
+                        actor_id: str | None = None) -> None:
     # The envelope is made once: Kafka and the webhooks carry the same event id.
-    envelope, topic = ctx.events.entry(event_payload(alert, event_kind, at=at, actor_id=actor_id))
-    await add_events(session, [(envelope, topic)])
-    await dispatch.enqueue(session, envelope, alert_kind=alert.kind, severity=alert.severity, alert_id=alert.id, at=at)
+    entries = [ctx.events.entry(event_payload(alert, event_kind, at=at, actor_id=actor_id)) for alert, event_kind in changes]
+    await add_events(session, entries)
+    await dispatch.enqueue(session, [(envelope, alert) for (envelope, _), (alert, _) in zip(entries, changes, strict=True)], at=at)

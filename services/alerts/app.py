@@ -3,9 +3,11 @@ published on `pulse.alerts` and delivered to webhooks and chat robots."""
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from services.alerts import api
+from services.alerts.alerting import count_raised
 from services.alerts.consumers import HANDLERS
 from services.alerts.context import AlertsContext
 from services.alerts.dispatch import PASS_SECONDS, deliver_webhooks
@@ -19,7 +21,10 @@ from services.common.service_app import Platform, ServiceSpec, build_service_app
 
 
 def make_context(base: ServiceContext) -> AlertsContext:
-    return base.extended(AlertsContext, cipher=alerts_cipher(base.settings), alert_metrics=AlertsMetrics(base.metrics.registry))
+    metrics = AlertsMetrics(base.metrics.registry)
+    base.database.after_commit.append(lambda committed: count_raised(metrics, committed))
+    return base.extended(AlertsContext, cipher=alerts_cipher(base.settings), alert_metrics=metrics,
+                         tls=httpx.create_ssl_context())
 
 
 SPEC = ServiceSpec(

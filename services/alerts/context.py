@@ -1,5 +1,6 @@
 """What the alerts functions get besides a session: the common context plus the alerts' own."""
 
+import ssl
 from dataclasses import dataclass
 
 from services.alerts.metrics import AlertsMetrics
@@ -13,3 +14,4 @@ class AlertsContext(ServiceContext):
     settings: AlertsSettings
     cipher: FieldCipher  # the alerts' own key, for webhook secrets and robot URLs
     alert_metrics: AlertsMetrics
+    tls: ssl.SSLContext  # made once: loading the CA bundle costs ~35 ms, too much for every delivery pass

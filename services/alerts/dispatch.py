@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.context import AlertsContext
-from services.alerts.models import Webhook, WebhookAttempt, WebhookDelivery
+from services.alerts.destinations import DestinationRefused, guarded_transport
+from services.alerts.models import Alert, Webhook, WebhookAttempt, WebhookDelivery
 from services.alerts.rules.config import SEVERITY_RANK
 from services.alerts.webhooks.chat import accepted, chat_request
 from services.alerts.webhooks.request import OutgoingRequest
@@ -31,6 +32,7 @@ from services.common.ids import new_id
 
 PASS_SECONDS = 1.0  # the delivery job runs this often
 ENDPOINTS_KEY = "alerts.webhooks"
+DELIVERIES = WebhookDelivery.__table__
 
 
 def webhook_body(envelope: Envelope) -> dict:
@@ -38,23 +40,31 @@ def webhook_body(envelope: Envelope) -> dict:
     return {"id": envelope.id, "type": envelope.type, "timestamp": envelope.time.isoformat(), "data": envelope.data}
 
 
-async def enqueue(session: AsyncSession, envelope: Envelope, *, alert_kind: str, severity: str, alert_id: str | None,
-                  at: datetime) -> None:
+async def enqueue(session: AsyncSession, events: Sequence[tuple[Envelope, Alert]], *, at: datetime) -> None:
+    """A pending delivery per event and subscribing endpoint, in one insert."""
     if ENDPOINTS_KEY not in session.info:  # once per transaction: a batch of alerts asks once
-        session.info[ENDPOINTS_KEY] = (await session.scalars(sa.select(Webhook).where(Webhook.enabled.is_(True)))).all()
-    for endpoint in session.info[ENDPOINTS_KEY]:
-        if subscribes(endpoint, alert_kind, severity):
-            add_delivery(session, endpoint.id, webhook_body(envelope), alert_id=alert_id, at=at)
+        session.info[ENDPOINTS_KEY] = (await session.execute(
+            sa.select(Webhook.id, Webhook.alert_kinds, Webhook.min_severity).where(Webhook.enabled.is_(True))
+        )).all()
+    rows = [delivery_row(endpoint.id, webhook_body(envelope), alert_id=alert.id, at=at)
+            for envelope, alert in events for endpoint in session.info[ENDPOINTS_KEY]
+            if subscribes(endpoint, alert.kind, alert.severity)]
+    if rows:
+        await session.execute(sa.insert(DELIVERIES), rows)
+
+
+def delivery_row(webhook_id: str, body: dict, *, alert_id: str | None, at: datetime) -> dict:
+    return dict(id=new_id(), webhook_id=webhook_id, event_id=body["id"], event_type=body["type"], alert_id=alert_id,
+                body=body, status="pending", attempts=0, next_attempt_at=at, created_at=at, delivered_at=None)
 
 
 def add_delivery(session: AsyncSession, webhook_id: str, body: dict, *, alert_id: str | None, at: datetime) -> WebhookDelivery:
-    delivery = WebhookDelivery(id=new_id(), webhook_id=webhook_id, event_id=body["id"], event_type=body["type"], alert_id=alert_id,
-                               body=body, status="pending", attempts=0, next_attempt_at=at, created_at=at)
+    delivery = WebhookDelivery(**delivery_row(webhook_id, body, alert_id=alert_id, at=at))
     session.add(delivery)
     return delivery
 
 
-def subscribes(endpoint: Webhook, alert_kind: str, severity: str) -> bool:
+def subscribes(endpoint, alert_kind: str, severity: str) -> bool:
     kinds_ok = not endpoint.alert_kinds or alert_kind in endpoint.alert_kinds
     return kinds_ok and SEVERITY_RANK[severity] >= SEVERITY_RANK[endpoint.min_severity]
 
@@ -63,7 +73,8 @@ async def deliver_webhooks(ctx: AlertsContext) -> int:
     """The job: one pass over the endpoints with deliveries due (the job runner never overlaps two
     passes, and runs them on the leader only); returns the requests made."""
     timeout = httpx.Timeout(ctx.settings.webhook_timeout_seconds, connect=min(5.0, ctx.settings.webhook_timeout_seconds))
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+    transport = guarded_transport(block_private=ctx.settings.webhook_block_private, tls=ctx.tls)
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=transport) as client:
         requests = await Dispatcher(ctx, client).run_once()
     async with ctx.database.sessions() as session:
         pending = await session.scalar(sa.select(sa.func.count()).where(WebhookDelivery.status == "pending"))
@@ -132,6 +143,8 @@ class Dispatcher:
     async def _post(self, kind: str, request: OutgoingRequest) -> tuple[str, int | None, str | None]:
         try:
             answer = await self.client.post(request.url, content=request.body, headers=request.headers)
+        except DestinationRefused as refused:
+            return "refused", None, f"the host {refused.reason}"
         except httpx.TimeoutException:
             return "timeout", None, "no answer in time"
         except httpx.HTTPError as error:
@@ -174,7 +187,7 @@ class Dispatcher:
 @dataclass(frozen=True)
 class Try:
     group: Sequence[WebhookDelivery]
-    outcome: str  # delivered, http_error, rejected, timeout, network_error
+    outcome: str  # delivered, http_error, rejected, timeout, network_error, refused (the address)
     status_code: int | None
     error: str | None
     duration_ms: int

@@ -14,3 +14,5 @@ class AlertsSettings(Settings):
     webhook_disable_after_failures: int = 20  # consecutive failed tries of one endpoint
     webhook_rate_per_minute: int = 600  # default per endpoint; chat robots default to their documented 20
     webhook_chat_batch_size: int = 10  # alerts in one chat message when many are waiting
+    # Link-local and cloud metadata addresses are always refused; loopback and private ranges only if set.
+    webhook_block_private: bool = False

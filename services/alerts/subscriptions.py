@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.context import AlertsContext
+from services.alerts.destinations import DestinationRefused, check_url
 from services.alerts.dispatch import add_delivery
 from services.alerts.models import Webhook, WebhookAttempt, WebhookDelivery
 from services.alerts.schemas import WebhookCreate
@@ -32,6 +33,10 @@ async def create_webhook(session: AsyncSession, ctx: AlertsContext, body: Webhoo
         secret = body.secret
     default_rate = DOCUMENTED_RATE_PER_MINUTE.get(body.kind, ctx.settings.webhook_rate_per_minute)
     url = str(body.url)
+    try:
+        await check_url(url, block_private=ctx.settings.webhook_block_private)
+    except DestinationRefused as refused:
+        raise Problem(422, "Validation failed", f"the URL's host {refused.reason}", field="url") from None
     webhook = Webhook(
         id=new_id(), kind=body.kind, url_enc=ctx.cipher.encrypt(url), url_display=display_url(url),
         secret_enc=ctx.cipher.encrypt(secret), alert_kinds=list(dict.fromkeys(body.alert_kinds)),

@@ -13,17 +13,20 @@ from services.alerts.customer_view import state_of, view_of
 from services.alerts.rules import decisions
 from services.alerts.rules.sla import TIMER_KIND as SLA_TIMER, SlaPlan, sla_candidate
 from services.common.delivery_tables import timers
-from services.common.timers import DueTimer, TimerDelivery, cancel_timer, schedule_timer
+from services.common.timers import (
+    BatchTimerHandler, DueTimer, TimerBatch, TimerDelivery, cancel_timer, schedule_new_timers, schedule_timer,
+)
 
 FOLLOW_UP_TIMER = "alerts.follow_up"
 
 
 async def apply_sla_plan(session: AsyncSession, plan: SlaPlan) -> None:
-    for prefix in plan.disarm_prefixes:
-        await session.execute(sa.delete(timers).where(timers.c.kind == SLA_TIMER, timers.c.key.startswith(prefix, autoescape=True)))
+    """Two statements per complaint event: every key the plan arms lies under a prefix it disarms."""
+    if plan.disarm_prefixes:
+        await session.execute(sa.delete(timers).where(timers.c.kind == SLA_TIMER, sa.or_(
+            *(timers.c.key.startswith(prefix, autoescape=True) for prefix in plan.disarm_prefixes))))
         session.info["timers_changed"] = True
-    for timer in plan.arm:
-        await schedule_timer(session, kind=SLA_TIMER, key=timer.key, due_at=timer.due_at, payload=timer.payload)
+    await schedule_new_timers(session, kind=SLA_TIMER, due=[(timer.key, timer.due_at, timer.payload) for timer in plan.arm])
 
 
 async def arm_follow_up(session: AsyncSession, ctx: AlertsContext, *, customer_id: str, tier: str, last_contact) -> None:
@@ -37,14 +40,16 @@ async def arm_follow_up(session: AsyncSession, ctx: AlertsContext, *, customer_i
                          payload={"last_contact_at": last_contact.isoformat()})
 
 
-async def on_sla_due(delivery: TimerDelivery[AlertsContext]) -> None:
-    session, ctx, timer = delivery.session, delivery.context, delivery.timer
+async def on_sla_due(batch: TimerBatch[AlertsContext]) -> None:
+    """Thresholds crossed, many at once (5,000 complaints may breach in one second): raised in bulk."""
+    session, ctx = batch.session, batch.context
     version, rules = await alerting.current_rules(session)
-    candidate = sla_candidate(rules, key=timer.key, payload=timer.payload, due_at=timer.due_at)
-    _observe(ctx, timer)
-    if candidate is not None:
-        await alerting.raise_alert(session, ctx, candidate, rule_version=version,
-                                   quiet_hours=rules.complaint_sla.quiet_period_hours, detected_at=timer.fired_at)
+    candidates = [sla_candidate(rules, key=timer.key, payload=timer.payload, due_at=timer.due_at) for timer in batch.timers]
+    for timer in batch.timers:
+        _observe(ctx, timer)
+    fired_at = batch.timers[0].fired_at  # one pass, one moment
+    await alerting.raise_alerts(session, ctx, [candidate for candidate in candidates if candidate is not None], rule_version=version,
+                                quiet_hours=rules.complaint_sla.quiet_period_hours, detected_at=fired_at)
 
 
 async def on_follow_up_due(delivery: TimerDelivery[AlertsContext]) -> None:
@@ -64,7 +69,7 @@ def _observe(ctx: AlertsContext, timer: DueTimer) -> None:
     ctx.alert_metrics.timer_lateness.labels(timer.kind).observe(max(0.0, (timer.fired_at - timer.due_at).total_seconds()))
 
 
-TIMER_HANDLERS = {SLA_TIMER: on_sla_due, FOLLOW_UP_TIMER: on_follow_up_due}
+TIMER_HANDLERS = {SLA_TIMER: BatchTimerHandler(on_sla_due), FOLLOW_UP_TIMER: on_follow_up_due}
 
 
 async def measure_timers(ctx: AlertsContext) -> None:

@@ -23,6 +23,9 @@ def _one_upgrade_at_a_time() -> asyncio.Lock:
     return _UPGRADE_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
+PROBE = "pulse_probe"
+
+
 def _prepare_sqlite(engine: AsyncEngine) -> None:
     # pysqlite's own transaction handling starts deferred transactions that fail with
     # "database is locked" when two writers upgrade at once; we begin IMMEDIATE ourselves.
@@ -38,7 +41,9 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A probe only reads: a deferred transaction reads a snapshot and never waits for the writers.
+        mode = "DEFERRED" if connection.get_execution_options().get(PROBE) else "IMMEDIATE"
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 class Database:
@@ -81,6 +86,11 @@ class Database:
                 yield session
             for hook in self.after_commit:
                 hook(session.info)
+
+    async def answers(self) -> None:
+        """Raises unless the database answers a query; never waits for a writer's lock."""
+        async with self.engine.connect() as connection:
+            await (await connection.execution_options(**{PROBE: True})).exec_driver_sql("SELECT 1")
 
     async def session_lock_connection(self):
         """A connection of its own for holding session advisory locks: in autocommit, so it never

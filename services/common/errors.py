@@ -4,6 +4,7 @@ import logging
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
+from sqlalchemy import exc as sa_exc
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -97,3 +98,12 @@ def log_unexpected(scope, error: Exception) -> None:
     # formatter keeps the error's class and frames and drops its message, which holds values.
     route = getattr(scope.get("route"), "path", "unmatched")
     log.error("unhandled %s", type(error).__name__, exc_info=error, extra={"route": route, "method": scope.get("method")})
+
+
+def database_busy(error: Exception) -> bool:
+    """The database could not serve the request now, though nothing is wrong with it: SQLite's write
+    lock was held longer than the wait, the server refused a connection, the pool had none free."""
+    if isinstance(error, sa_exc.TimeoutError):
+        return True
+    return isinstance(error, sa_exc.DBAPIError) and (
+        error.connection_invalidated or (isinstance(error, sa_exc.OperationalError) and "locked" in str(error.orig)))

@@ -6,10 +6,13 @@ import logging
 import time
 import uuid
 
-from services.common.errors import PROBLEM_JSON, log_unexpected, problem_body
+from services.common.errors import PROBLEM_JSON, database_busy, log_unexpected, problem_body
 from services.common.observability import ServiceMetrics, request_id_var
 
 log = logging.getLogger("pulse.access")
+
+# A database that was busy (SQLite's write lock held past its wait, a full pool) is soon free again.
+BUSY_RETRY_AFTER_SECONDS = 2
 
 
 class BodyTooLarge(Exception):
@@ -50,9 +53,7 @@ class ServiceMiddleware:
         except Exception as error:
             if status_holder["started"]:
                 raise
-            log_unexpected(scope, error)
-            await self._answer(send_with_id, problem_body(500, "Internal Server Error",
-                                                          "An unexpected error occurred; it has been logged.", scope["path"]))
+            await self._answer(send_with_id, *self._failure(scope, error))
         finally:
             self._observe(scope, status_holder["status"], time.perf_counter() - started)
             request_id_var.reset(token)
@@ -75,10 +76,19 @@ class ServiceMiddleware:
         await self._answer(send, problem_body(413, "Content Too Large", f"the request body exceeds {self.max_body_bytes} bytes", scope["path"]))
 
     @staticmethod
-    async def _answer(send, body: dict) -> None:
+    def _failure(scope, error: Exception) -> tuple[dict, list]:
+        if database_busy(error):
+            log.warning("database busy: %s", type(error).__name__)
+            body = problem_body(503, "Service Unavailable", "The database is busy; try again in a moment.", scope["path"])
+            return body, [(b"retry-after", str(BUSY_RETRY_AFTER_SECONDS).encode())]
+        log_unexpected(scope, error)
+        return problem_body(500, "Internal Server Error", "An unexpected error occurred; it has been logged.", scope["path"]), []
+
+    @staticmethod
+    async def _answer(send, body: dict, extra_headers: list | None = None) -> None:
         payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": body["status"],
-                    "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(payload)).encode())]})
+        headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(payload)).encode())]
+        await send({"type": "http.response.start", "status": body["status"], "headers": headers + (extra_headers or [])})
         await send({"type": "http.response.body", "body": payload})
 
     def _observe(self, scope, status: int, seconds: float) -> None:

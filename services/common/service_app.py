@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -204,8 +203,7 @@ def _operations_router(service: str) -> APIRouter:
         checks: dict[str, str] = {}
         database: Database = request.app.state.database
         try:
-            async with database.sessions() as session:
-                await session.execute(sa.text("SELECT 1"))
+            await database.answers()
             checks["database"] = "ok"
         except Exception as error:
             checks["database"] = f"failing: {type(error).__name__}"

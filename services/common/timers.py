@@ -3,11 +3,18 @@
 Firing happens in a transaction that deletes the timer, so a timer fires once per commit; on
 PostgreSQL several instances share the table with `FOR UPDATE SKIP LOCKED`. A timer that was due
 while no instance ran fires at the next start, and its handler sees both moments.
+
+A pass claims up to `batch_size` due timers with one query and fires them together: one delete,
+the handlers (a kind that registers a `BatchTimerHandler` gets them all in one call), one commit.
+If any handler of the batch fails, the batch is rolled back to its savepoint and fired again one
+timer per savepoint, so only the failing timer waits for its retry and none fires twice.
 """
 
 import asyncio
+import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -46,7 +53,24 @@ class TimerDelivery(Generic[C]):
     context: C
 
 
-TimerHandler = Callable[[TimerDelivery[Any]], Awaitable[None]]
+@dataclass(frozen=True)
+class TimerBatch(Generic[C]):
+    """Due timers of one kind as a batch handler sees them, in the order they were due."""
+
+    session: AsyncSession
+    timers: Sequence[DueTimer]
+    context: C
+
+
+@dataclass(frozen=True)
+class BatchTimerHandler:
+    """For a kind that fires hundreds a second: one call per batch, so that it can read and write in
+    bulk (one de-dup query, one insert) instead of a few statements per timer."""
+
+    fire: Callable[[TimerBatch[Any]], Awaitable[None]]
+
+
+TimerHandler = Callable[[TimerDelivery[Any]], Awaitable[None]] | BatchTimerHandler
 
 
 async def schedule_timer(session: AsyncSession, *, kind: str, key: str, due_at: datetime, payload: dict) -> None:
@@ -56,6 +80,16 @@ async def schedule_timer(session: AsyncSession, *, kind: str, key: str, due_at: 
         kind=kind, key=key, due_at=as_utc(due_at), payload=payload, attempts=0, created_at=utcnow()
     ))
     session.info["timers_changed"] = True
+
+
+async def schedule_new_timers(session: AsyncSession, *, kind: str, due: Sequence[tuple[str, datetime, dict]]) -> None:
+    """Sets many timers in one insert, for a caller that has just removed any of the same names
+    (a name still set makes the insert fail: timers are unique by kind and key)."""
+    if due:
+        created_at = utcnow()
+        await session.execute(sa.insert(timers), [dict(kind=kind, key=key, due_at=as_utc(due_at), payload=payload, attempts=0,
+                                                       created_at=created_at) for key, due_at, payload in due])
+        session.info["timers_changed"] = True
 
 
 async def cancel_timer(session: AsyncSession, *, kind: str, key: str) -> None:
@@ -114,27 +148,41 @@ class TimerService:
             if self.database.is_postgres:
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.execute(query)).all()
-            for row in rows:
-                await self._fire(session, row, now)
+            fired = await self._fire_batch(session, rows, now) if rows else []
+        for row in fired:  # counted once committed
+            self.metrics.timers_fired.labels(self.metrics.service, row.kind).inc()
+            self.metrics.timer_delay.labels(self.metrics.service, row.kind).observe(max(0.0, (now - row.due_at).total_seconds()))
         return len(rows)
 
-    async def _fire(self, session: AsyncSession, row, now: datetime) -> None:
-        timer = DueTimer(kind=row.kind, key=row.key, due_at=row.due_at, payload=row.payload, fired_at=now, attempts=row.attempts)
+    async def _fire_batch(self, session: AsyncSession, rows: Sequence, now: datetime) -> list:
+        """Fires the rows in one savepoint; returns those fired (all, or all but the failing ones)."""
         try:
-            async with session.begin_nested():
-                # Deleted before the handler runs: a handler that sets the same timer again (the next
-                # threshold) must keep it, and SQLite may give the new row the fired row's id.
-                await session.execute(sa.delete(timers).where(timers.c.id == row.id))
-                await self.handlers[row.kind](TimerDelivery(session, timer, self.context))
+            async with _savepoint(session):
+                # Deleted before the handlers run: a handler that sets the same timer again (the next
+                # threshold) must keep it, and SQLite may give the new row a fired row's id.
+                await session.execute(sa.delete(timers).where(timers.c.id.in_([row.id for row in rows])))
+                for kind, group in itertools.groupby(rows, key=lambda row: row.kind):
+                    await self._run(session, kind, [_due_timer(row, now) for row in group])
+            return list(rows)
         except Exception:
+            if len(rows) > 1:
+                log.warning("a timer batch failed; firing its %d timers one by one", len(rows), extra={"service": self.metrics.service})
+                return [row for row in rows if await self._fire_batch(session, [row], now)]
             log.exception("timer handler failed", extra={"service": self.metrics.service})
+            [row] = rows
             retry_at = now + timedelta(seconds=self.retry_base_seconds * 2 ** min(row.attempts, 8))
             await session.execute(
                 sa.update(timers).where(timers.c.id == row.id).values(attempts=row.attempts + 1, due_at=retry_at)
             )
+            return []
+
+    async def _run(self, session: AsyncSession, kind: str, due: list[DueTimer]) -> None:
+        handler = self.handlers[kind]
+        if isinstance(handler, BatchTimerHandler):
+            await handler.fire(TimerBatch(session, due, self.context))
             return
-        self.metrics.timers_fired.labels(self.metrics.service, row.kind).inc()
-        self.metrics.timer_delay.labels(self.metrics.service, row.kind).observe(max(0.0, (now - row.due_at).total_seconds()))
+        for timer in due:
+            await handler(TimerDelivery(session, timer, self.context))
 
     async def next_due_at(self) -> datetime | None:
         async with self.database.sessions() as session:
@@ -150,3 +198,21 @@ class TimerService:
         except TimeoutError:
             pass
         self._wake.clear()
+
+
+def _due_timer(row, now: datetime) -> DueTimer:
+    return DueTimer(kind=row.kind, key=row.key, due_at=row.due_at, payload=row.payload, fired_at=now, attempts=row.attempts)
+
+
+@asynccontextmanager
+async def _savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """A savepoint that, when it rolls back, also forgets what its work noted in `session.info`
+    (caches, flags, counts to report after the commit): those notes must not outlive the writes."""
+    noted = dict(session.info)
+    try:
+        async with session.begin_nested():
+            yield
+    except Exception:
+        session.info.clear()
+        session.info.update(noted)
+        raise

@@ -4,10 +4,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
 
 from services.common.auth import Principal, require
 from services.common.deps import service_context
 from services.common.errors import Problem
+from services.common.negotiation import negotiate
 from services.common.pagination import DEFAULT_PAGE_SIZE, Limit, Page
 from services.scoring import calibrations, lookups, reports
 from services.scoring.context import ScoringContext
@@ -15,6 +17,7 @@ from services.scoring.schemas import (
     ModelStatus, RefitRequest, ScoreChangeOut, ScoreListItem, ScoreOut, StandardIn, StandardOut, Stage, StatsOut, Tier,
 )
 from services.scoring.scores.standard import InvalidStandard
+from services.scoring.summary_page import render_summary_page
 
 
 
@@ -89,19 +92,28 @@ async def put_standard(body: StandardIn, ctx: ContextDep, principal: Annotated[P
     return standard.to_dict()
 
 
-@router.get("/reports/summary", tags=["reports"], summary="The period summary (scoring.md §7); CSV with Accept: text/csv",
-            responses={200: {"content": {"text/csv": {}}}})
-async def summary_report(request: Request, ctx: ContextDep, _: Reader,
+SUMMARY_TYPES = ["application/json", "text/csv", "text/html"]
+
+
+@router.get("/reports/summary", tags=["reports"],
+            summary="The period summary (scoring.md §7); CSV with Accept: text/csv, a page for managers with Accept: text/html",
+            responses={200: {"content": {"text/csv": {}, "text/html": {}}}, 406: {"description": "None of JSON, CSV or HTML is acceptable"}})
+async def summary_report(request: Request, response: Response, ctx: ContextDep, _: Reader,
                          from_: Annotated[datetime, Query(alias="from")], to: datetime):
     for name, moment in (("from", from_), ("to", to)):
         if moment.tzinfo is None:
             raise Problem(422, "Validation failed", "needs a time zone", field=name)
     if to <= from_:
         raise Problem(422, "Validation failed", "must be after from", field="to")
+    media_type = negotiate(request.headers.get("accept"), SUMMARY_TYPES)
     async with ctx.database.sessions() as session:
         report = await reports.period_summary(session, start=from_, end=to)
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(reports.as_csv(report), media_type="text/csv")
+    vary = {"Vary": "Accept"}
+    if media_type == "text/csv":
+        return Response(reports.as_csv(report), media_type="text/csv", headers=vary)
+    if media_type == "text/html":
+        return HTMLResponse(render_summary_page(report), headers=vary)
+    response.headers.update(vary)
     return report
 
 

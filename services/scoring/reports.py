@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring.models import complaints, customers, purchase_lines, score_changes, scores, survey_responses
 from services.scoring.scores.lifecycle import CHURNED, PROSPECT
 from services.scoring.scores.summary import UNITS_PER_CURRENCY
+from services.scoring.scores.surveys import survey_metric, trend_buckets
 from services.scoring.scores.tiers import UNRATED
 
 STILL_CUSTOMERS = ("new", "active", "at_risk")
@@ -57,7 +58,7 @@ async def _sales(session: AsyncSession, start: datetime, end: datetime) -> dict:
     )
     repeaters = sum(1 for _, count in periods if count > 1)
     buyer_count = await session.scalar(sa.select(sa.func.count()).select_from(buyers)) or 0
-    revenue = units / UNITS_PER_CURRENCY
+    revenue = float(units) / UNITS_PER_CURRENCY  # PostgreSQL sums integers as numeric (Decimal): a float on both backends
     return {
         "revenue": revenue, "orders": orders, "average_order_value": revenue / orders if orders else None,
         "buyers": buyer_count, "repeat_purchase_rate": repeaters / buyer_count if buyer_count else None,
@@ -71,15 +72,16 @@ async def _clv_by_tier(session: AsyncSession) -> dict:
 
 
 async def _surveys(session: AsyncSession, start: datetime, end: datetime) -> dict:
-    rows = (await session.execute(sa.select(survey_responses.c.kind, survey_responses.c.score).where(
-        survey_responses.c.answered_at >= start, survey_responses.c.answered_at < end))).all()
-    by_kind = {kind: [score for k, score in rows if k == kind] for kind in ("nps", "csat", "ces")}
-    nps, csat, ces = by_kind["nps"], by_kind["csat"], by_kind["ces"]
-    return {
-        "nps": {"count": len(nps), "score": 100 * (sum(s >= 9 for s in nps) - sum(s <= 6 for s in nps)) / len(nps) if nps else None},
-        "csat": {"count": len(csat), "score": 100 * sum(s >= 4 for s in csat) / len(csat) if csat else None},
-        "ces": {"count": len(ces), "score": sum(ces) / len(ces) if ces else None},
-    }
+    answers = survey_responses.c
+    rows = (await session.execute(sa.select(answers.kind, answers.answered_at, answers.score)
+                                  .where(answers.answered_at >= start, answers.answered_at < end))).all()
+    buckets = trend_buckets(start, end)
+    return {kind: _with_trend(kind, [(at, score) for k, at, score in rows if k == kind], buckets) for kind in ("nps", "csat", "ces")}
+
+
+def _with_trend(kind: str, answers: list[tuple[datetime, int]], buckets: list) -> dict:
+    trend = {label: survey_metric(kind, [score for at, score in answers if first <= at < last]) for label, first, last in buckets}
+    return survey_metric(kind, [score for _, score in answers]) | {"trend": trend}
 
 
 async def _complaints(session: AsyncSession, start: datetime, end: datetime) -> dict:

@@ -151,3 +151,19 @@ async def test_detractors_of_chosen_tiers(alerts):
     await alerts.send(answer("c-8", "r-5", "nps", 0, 0, 10), backfill=True)
     found = await alerts_of(alerts, kind="detractor")
     assert sorted(alert["facts"]["response_id"] for alert in found) == ["r-1", "r-3"]
+
+
+async def test_many_breaches_in_one_pass_raise_one_alert_each_and_an_open_one_stands_in_the_way(alerts):
+    t0 = alerts.clock.now()
+    due = t0 + timedelta(minutes=30)
+    for number in range(40):
+        await alerts.send(complaint(catalog.ComplaintOpened, f"c-{number}", f"k-{number}", t0, due=due, warnings=[due]))
+    await alerts.advance(timedelta(minutes=30))  # warning and breach of 40 complaints due in the same pass
+    raised = await alerts_of(alerts, limit=200)
+    assert sorted((alert["customer_id"], alert["kind"]) for alert in raised) == sorted(
+        (f"c-{number}", kind) for number in range(40) for kind in ("sla_warning", "sla_breached"))
+    assert len(await alerts.alert_events("pulse.alert.sla_breached.v1")) == 40
+    # The same deadline armed again: the thresholds were crossed once and stay so.
+    await alerts.send(complaint(catalog.ComplaintUpdated, "c-1", "k-1", alerts.clock.now(), due=alerts.clock.now() + timedelta(minutes=1)))
+    await alerts.advance(timedelta(minutes=1))
+    assert len(await alerts_of(alerts, limit=200)) == 80

@@ -74,6 +74,14 @@ def test_a_running_metric_arms_one_timer_per_warning_and_one_at_its_deadline():
     assert plan.disarm_prefixes == ["complaint:k-1:resolution:1:"] and plan.resolve_causes == []
 
 
+def test_every_timer_a_plan_arms_lies_under_a_prefix_it_disarms():
+    # apply_sla_plan relies on it: it inserts the armed timers without cancelling each first.
+    snapshots = [snapshot(), snapshot(metric="first_response", instance=2, warnings=()), snapshot("paused", metric="next_response")]
+    plan = plan_for(customer_id="c-1", complaint_id="k-1", status="open", priority="high", snapshots=snapshots)
+    assert len(plan.arm) == 3
+    assert all(any(timer.key.startswith(prefix) for prefix in plan.disarm_prefixes) for timer in plan.arm)
+
+
 def test_paused_fulfilled_and_closed_disarm_and_only_answers_resolve():
     paused = plan_for(customer_id="c-1", complaint_id="k-1", status="pending", priority="high", snapshots=[snapshot("paused")])
     fulfilled = plan_for(customer_id="c-1", complaint_id="k-1", status="open", priority="high",

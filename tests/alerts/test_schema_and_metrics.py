@@ -3,11 +3,14 @@
 import asyncio
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from services.alerts import alerting
 from services.alerts.models import Alert, AlertRuleVersion, CustomerView, Webhook, WebhookAttempt, WebhookDelivery
+from services.alerts.rules.decisions import Candidate
 from services.common import catalog
 
 MODELS = (Alert, AlertRuleVersion, CustomerView, Webhook, WebhookDelivery, WebhookAttempt)
@@ -43,3 +46,22 @@ async def test_metrics_alerts_by_kind_and_severity_timers_lateness_and_deliverie
     assert 'pulse_alerts_raised_total{kind="follow_up_due",severity="warning"} 1.0' in text
     assert 'pulse_alerts_timer_lateness_seconds_bucket{kind="alerts.follow_up",le="0.01"} 1.0' in text
     assert "pulse_webhook_deliveries_total" in text and "pulse_webhook_deliveries_pending" in text
+
+
+async def test_an_alert_counts_once_its_transaction_commits(alerts):
+    candidate = Candidate(kind="detractor", rule="detractor", severity="warning", customer_id="c-2", cause="survey:s-1")
+
+    async def raise_it():
+        async with alerts.database.transaction() as session:
+            return await alerting.raise_alert(session, alerts.context, candidate, rule_version=0, quiet_hours=0,
+                                              detected_at=alerts.clock.now())
+
+    with pytest.raises(RuntimeError):
+        async with alerts.database.transaction() as session:
+            await alerting.raise_alert(session, alerts.context, candidate, rule_version=0, quiet_hours=0,
+                                       detected_at=alerts.clock.now())
+            raise RuntimeError("rolled back")
+    assert 'pulse_alerts_raised_total{kind="detractor"' not in (await alerts.client.get("/metrics")).text
+    assert await raise_it() is not None
+    assert await raise_it() is None  # the open one stands in the way
+    assert 'pulse_alerts_raised_total{kind="detractor",severity="warning"} 1.0' in (await alerts.client.get("/metrics")).text

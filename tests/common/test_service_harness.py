@@ -1,5 +1,8 @@
 """Every service's app starts on SQLite and on PostgreSQL, with its own settings and context."""
 
+import asyncio
+import sqlite3
+
 import pytest
 
 from services.common.context import ServiceContext
@@ -23,3 +26,16 @@ async def test_the_embedded_stack_runs_all_four_on_one_bus(tmp_path):
         assert len({harness.platform.bus for harness in stack.values()}) == 1
         for harness in stack.values():
             assert (await harness.client.get("/readyz")).status_code == 200
+
+
+async def test_readiness_does_not_wait_for_a_writer_holding_the_sqlite_lock(tmp_path):
+    async with service_harness("scoring", settings_for_tests(tmp_path)) as harness:
+        database_file = harness.database.url.split("///", 1)[-1]
+        writer = sqlite3.connect(database_file, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # a long write, as a backlog being applied holds it
+        try:
+            ready = await asyncio.wait_for(harness.client.get("/readyz"), timeout=5)
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        assert ready.status_code == 200, ready.text

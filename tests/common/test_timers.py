@@ -7,18 +7,32 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import generate_latest
 
 from services.common.database import COMMON_MIGRATIONS, Database
 from services.common.delivery_tables import timers
 from services.common.observability import ServiceMetrics
-from services.common.timers import TimerService, cancel_timer, schedule_timer
+from services.common.timers import BatchTimerHandler, TimerService, cancel_timer, schedule_timer
 from services.common.timeutil import utcnow
 
 
-async def migrated(tmp_path) -> Database:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'timers'}.db", migrations=[COMMON_MIGRATIONS / "versions"])
+async def migrated(tmp_path, url: str = "") -> Database:
+    database = Database(url or f"sqlite+aiosqlite:///{tmp_path / 'timers'}.db", migrations=[COMMON_MIGRATIONS / "versions"])
     await database.migrate()
     return database
+
+
+async def committed_effects(database: Database) -> list[str]:
+    """What the handlers below wrote and committed: one row per firing."""
+    async with database.sessions() as session:
+        payloads = (await session.scalars(sa.select(timers.c.payload).where(timers.c.kind == "effect"))).all()
+    return sorted(payload["of"] for payload in payloads)
+
+
+async def write_effect(session, key: str) -> None:
+    # A row per call, never replaced: a firing committed twice would show twice.
+    await session.execute(sa.insert(timers).values(kind="effect", key=f"{key}/{os.urandom(4).hex()}", due_at=utcnow() + timedelta(days=9),
+                                                   payload={"of": key}, attempts=0, created_at=utcnow()))
 
 
 class Fired:
@@ -69,7 +83,7 @@ async def test_scheduling_the_same_timer_again_moves_it_and_cancel_removes_it(tm
 
 async def test_a_failing_handler_keeps_its_timer_for_a_retry_and_others_still_fire(tmp_path):
     database = await migrated(tmp_path)
-    flaky, steady = Fired(fail_times=1), Fired()
+    flaky, steady = Fired(fail_times=2), Fired()  # fails in the batch, then alone
     service = TimerService(database=database, handlers={"flaky": flaky, "steady": steady}, metrics=ServiceMetrics("t"),
                            retry_base_seconds=10)
     now = utcnow()
@@ -145,4 +159,59 @@ async def test_a_handler_that_sets_its_own_timer_again_keeps_the_new_one(tmp_pat
     assert await service.fire_due(now=due) == 1
     async with database.sessions() as session:
         assert await session.scalar(sa.select(timers.c.due_at)) == due + timedelta(days=30)
+    await database.dispose()
+
+
+async def arm_many(database: Database, kind: str, keys: list[str], due) -> None:
+    async with database.transaction() as session:
+        for key in keys:
+            await schedule_timer(session, kind=kind, key=key, due_at=due, payload={})
+
+
+async def test_a_batch_with_a_failing_timer_fires_the_others_once_and_retries_only_that_one(tmp_path, database_url):
+    database = await migrated(tmp_path, database_url)
+    calls = []
+
+    async def effect_unless_bad(delivery):
+        calls.append(delivery.timer.key)
+        await write_effect(delivery.session, delivery.timer.key)
+        if delivery.timer.key == "k-3":
+            raise RuntimeError("handler failed")
+
+    service = TimerService(database=database, handlers={"sla": effect_unless_bad}, metrics=ServiceMetrics("t"), retry_base_seconds=10)
+    now = utcnow()
+    keys = [f"k-{number}" for number in range(6)]
+    await arm_many(database, "sla", keys, now)
+    assert await service.fire_due(now=now) == 6
+    assert await committed_effects(database) == ["k-0", "k-1", "k-2", "k-4", "k-5"]  # the batch's try left nothing behind
+    assert calls == keys[:4] + keys  # the batch up to the failure, then each alone
+    async with database.sessions() as session:
+        [(key, attempts, due_at)] = (await session.execute(
+            sa.select(timers.c.key, timers.c.attempts, timers.c.due_at).where(timers.c.kind == "sla"))).all()
+    assert (key, attempts, due_at) == ("k-3", 1, now + timedelta(seconds=10))
+    text = generate_latest(service.metrics.registry).decode()
+    assert 'pulse_timers_fired_total{kind="sla",service="t"} 5.0' in text
+    await database.dispose()
+
+
+async def test_a_batch_handler_gets_the_due_timers_of_its_kind_in_one_call(tmp_path, database_url):
+    database = await migrated(tmp_path, database_url)
+    batches = []
+
+    async def fire(batch):
+        batches.append([timer.key for timer in batch.timers])
+        for timer in batch.timers:
+            await write_effect(batch.session, timer.key)
+        if "k-2" in [timer.key for timer in batch.timers]:
+            raise RuntimeError("handler failed")
+
+    service = TimerService(database=database, handlers={"sla": BatchTimerHandler(fire)}, metrics=ServiceMetrics("t"))
+    now = utcnow()
+    await arm_many(database, "sla", ["k-0", "k-1"], now)
+    assert await service.fire_due(now=now) == 2
+    assert batches == [["k-0", "k-1"]]
+    await arm_many(database, "sla", ["k-2", "k-3", "k-4"], now)
+    assert await service.fire_due(now=now) == 3
+    assert batches[1:] == [["k-2", "k-3", "k-4"], ["k-2"], ["k-3"], ["k-4"]]
+    assert await committed_effects(database) == ["k-0", "k-1", "k-3", "k-4"]
     await database.dispose()
