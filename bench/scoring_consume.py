@@ -75,6 +75,7 @@ async def run(arguments, database_url: str, bootstrap: str, folder: Path) -> dic
         "ratio": round(rate / raw_rate, 4),
         "refit_and_rescore_seconds": round(refit_seconds, 2), "refit_status": refit.json()["in_use"]["status"],
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "load_average": [round(value, 2) for value in os.getloadavg()],
     }
 
 
