@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo demo-stop test test-fast kafka kafka-stop postgres postgres-stop contract bench clean
+.PHONY: install run demo demo-stop test test-fast kafka kafka-stop postgres postgres-stop contract bench bench-tools clean
 
 install: $(STAMP)
 
@@ -42,6 +42,15 @@ postgres: install
 
 postgres-stop:
 	deploy/postgres/postgres.sh stop
+
+# Load generators the benchmarks use, built with Go into the project's cache folder (outside the clone).
+TOOLS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/customer-pulse/bin
+VEGETA_VERSION := v12.13.0
+
+bench-tools: install $(TOOLS)/vegeta
+
+$(TOOLS)/vegeta:
+	GOBIN=$(TOOLS) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
 
 contract: install
 	$(BIN)/pulse contract write

@@ -1,13 +1,15 @@
-"""Ingest benchmark: purchases per second through the batch API until all are on Kafka, and the
-latency of single writes at a fixed request rate; profiles runs as its own process on PostgreSQL
-and Kafka, as in the distributed mode.
+"""Ingest benchmark: purchases per second through the batch API until all are on Kafka, beside the
+rate at which aiokafka alone produces the same events to the same broker (the ratio is the figure),
+and the latency of single writes at a fixed request rate, open loop; profiles runs as its own
+process on PostgreSQL and Kafka, as in the distributed mode.
 
-    .venv/bin/python bench/ingest.py [--batches 20] [--rate 200] [--seconds 15] [--workers 1]
+    make bench-tools   # once: builds vegeta into ~/.cache/customer-pulse/bin
+    flock /tmp/pulse-kafka.lock .venv/bin/python bench/ingest.py [--batches 20] [--rate 300] [--seconds 15] [--workers 1] [--relay process]
 
 Starts a throw-away PostgreSQL and Kafka broker unless PULSE_TEST_POSTGRES_URL and
-PULSE_KAFKA_BOOTSTRAP name running ones. Single writes are sent by vegeta when it is installed
-(`go install github.com/tsenart/vegeta/v12@latest`), else by a Python client, which itself takes
-a good part of the two cores. Prints one JSON document with the figures.
+PULSE_KAFKA_BOOTSTRAP name running ones. Single writes are sent by vegeta (Go), which costs the
+shared cores little; without it the benchmark refuses to run, since a Python client would take the
+cores of the service it measures. Prints one JSON document with the figures and the load average.
 """
 
 import argparse
@@ -16,7 +18,6 @@ import base64
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,11 +30,16 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.raw_kafka import create_topic, produce  # noqa: E402
+from services.common.catalog import PurchaseRecorded  # noqa: E402
+from services.common.events import envelope_for, to_message  # noqa: E402
+from services.common.ids import new_id  # noqa: E402
 from tests.integration.service_process import ServiceProcess  # noqa: E402
 from tests.support.kafka_broker import KafkaBroker  # noqa: E402
 from tests.support.postgres_server import PostgresServer  # noqa: E402
 
 BATCH_SIZE = 5000
+TOOLS = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "customer-pulse" / "bin"
 
 
 def purchase(customer_id: str, order_id: str) -> dict:
@@ -63,7 +69,7 @@ async def post_batches(client: httpx.AsyncClient, customers: list[str], label: s
         while queue:
             number = queue.pop()
             items = [purchase(customers[i % len(customers)], f"{label}-{number}-{i}") for i in range(BATCH_SIZE)]
-            response = await client.post("/v1/purchases:batch", json={"items": items}, timeout=120)
+            response = await client.post("/v1/purchases:batch", json={"items": items}, timeout=600)
             assert response.status_code == 200 and response.json()["created"] == BATCH_SIZE, response.text[:500]
 
     await asyncio.gather(worker(), worker())
@@ -96,9 +102,17 @@ async def batch_throughput(client: httpx.AsyncClient, customers: list[str], batc
     }
 
 
-def vegeta_binary() -> str | None:
-    found = shutil.which("vegeta") or next((str(p) for p in (Path.home() / "go/bin/vegeta", Path("/tmp/gobin/vegeta")) if p.exists()), None)
+def vegeta_binary() -> str:
+    """The load generator built by `make bench-tools`, or one on PATH; never a Python client."""
+    built = TOOLS / "vegeta"
+    found = str(built) if built.exists() else shutil.which("vegeta")
+    if not found:
+        raise SystemExit(f"vegeta is missing (looked in {TOOLS} and on PATH): run `make bench-tools`")
     return found
+
+
+def load_average() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
 
 
 def single_write_latency_vegeta(vegeta: str, url: str, key: str, customers: list[str], rate: int, seconds: int,
@@ -123,40 +137,37 @@ def single_write_latency_vegeta(vegeta: str, url: str, key: str, customers: list
     }
 
 
-async def single_write_latency(client: httpx.AsyncClient, customers: list[str], rate: int, seconds: int) -> dict:
-    """Open loop: requests start on a fixed schedule whatever the answers' pace, so queueing shows."""
-    latencies: list[float] = []
-    failures = 0
-    total = rate * seconds
-    started = time.perf_counter()
+def raw_messages(customers: list[str], count: int, topic: str) -> list:
+    """The events the relay sends for `count` purchases: same payload, headers, keys and size."""
+    messages = []
+    for number in range(count):
+        payload = PurchaseRecorded(customer_id=customers[number % len(customers)], purchase_id=new_id(),
+                                   order_id=f"raw-{number // BATCH_SIZE}-{number % BATCH_SIZE}", amount="59.90",
+                                   currency="CNY", occurred_at="2026-09-01T12:00:00+08:00")
+        messages.append(to_message(envelope_for(payload, source="/pulse/profiles"), topic))
+    return messages
 
-    async def one(number: int) -> None:
-        nonlocal failures
-        await asyncio.sleep(max(0.0, started + number / rate - time.perf_counter()))
-        sent = time.perf_counter()
-        response = await client.post("/v1/purchases", json=purchase(customers[number % len(customers)], f"single-{number}"))
-        latencies.append(time.perf_counter() - sent)
-        failures += response.status_code != 201
 
-    await asyncio.gather(*(one(number) for number in range(total)))
-    ordered = sorted(latencies)
-    return {
-        "client": "python httpx", "requests": total, "rate_per_second": rate, "failures": failures,
-        "p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
-        "max_ms": round(ordered[-1] * 1000, 2),
-    }
+async def raw_aiokafka_rate(bootstrap: str, customers: list[str], count: int, topic: str) -> dict:
+    """aiokafka alone, idempotent with acks=all as the platform's producer, on a topic of 12 partitions."""
+    await create_topic(bootstrap, topic)
+    messages = raw_messages(customers, count, topic)
+    seconds = await produce(bootstrap, messages, enable_idempotence=True, acks="all")
+    return {"events": count, "events_per_second": round(count / seconds), "load_average": load_average()}
 
 
 async def run(arguments, postgres_url: str, bootstrap: str, folder: Path) -> dict:
     suffix = os.urandom(3).hex()
+    start_load = load_average()
     topic = f"bench-{suffix}.purchases"
     env = {
         "PULSE_BUS": "kafka", "PULSE_KAFKA_BOOTSTRAP": bootstrap, "PULSE_DATABASE_URL": postgres_url,
         "PULSE_AUTH_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'auth.db'}", "PULSE_DATA_DIR": str(folder),
         "PULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "PULSE_HASH_KEY": "bench", "PULSE_LOG_LEVEL": "WARNING", "PULSE_WORKERS": str(arguments.workers),
+        "PULSE_OUTBOX_RELAY": arguments.relay,
         "PULSE_TOPIC_PURCHASES": topic, "PULSE_TOPIC_CUSTOMERS": f"bench-{suffix}.customers",
     }
+    vegeta = vegeta_binary()
     service = ServiceProcess("profiles", env, folder / "profiles.log")
     key = service.cli("keys", "create", "--role", "service", "--name", "bench")
     service.start()
@@ -164,36 +175,40 @@ async def run(arguments, postgres_url: str, bootstrap: str, folder: Path) -> dic
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(base_url=service.url, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=30) as client:
             items = [{"external_id": f"bench-{n}", "name": f"客户{n}"} for n in range(1000)]
-            created = (await client.post("/v1/customers:batch", json={"items": items}, timeout=120)).json()
+            created = (await client.post("/v1/customers:batch", json={"items": items}, timeout=600)).json()
             customers = [result["id"] for result in created["results"]]
             await post_batches(client, customers, "warm-up", 2)
             await outbox_drained(client)
-            vegeta = vegeta_binary()
-            warm_up = 0
-            if vegeta:
-                # The same rate for a few seconds first, so that the connection pools have grown.
-                warm_up = (await asyncio.to_thread(single_write_latency_vegeta, vegeta, service.url, key, customers,
-                                                   arguments.rate, 5, "warm-up-single"))["status_codes"].get("201", 0)
-                single = await asyncio.to_thread(single_write_latency_vegeta, vegeta, service.url, key, customers,
-                                                 arguments.rate, arguments.seconds)
-            else:
-                single = await single_write_latency(client, customers, arguments.rate, arguments.seconds)
+            # The same rate for a few seconds first, so that the connection pools have grown.
+            warm_up = (await asyncio.to_thread(single_write_latency_vegeta, vegeta, service.url, key, customers,
+                                               arguments.rate, 5, "warm-up-single"))["status_codes"].get("201", 0)
+            single = await asyncio.to_thread(single_write_latency_vegeta, vegeta, service.url, key, customers,
+                                             arguments.rate, arguments.seconds)
+            single["load_average"] = load_average()
             await outbox_drained(client)
+            total = arguments.batches * BATCH_SIZE
+            raw = await raw_aiokafka_rate(bootstrap, customers, total, f"bench-{suffix}.raw")
             already_on_topic = 2 * BATCH_SIZE + warm_up + single["requests"] - single["failures"]
             batch = await batch_throughput(client, customers, arguments.batches, bootstrap, topic, already_on_topic=already_on_topic)
+            batch["load_average"] = load_average()
     finally:
         service.stop()
-    single_write_throughput = single["rate_per_second"]
-    return {"batch": batch, "single_writes": single,
-            "batch_vs_single_write_throughput": round(batch["acknowledged_per_second"] / single_write_throughput, 1)}
+    on_kafka = batch["acknowledged_and_on_kafka_per_second"]
+    return {
+        "aiokafka_alone": raw, "batch": batch, "single_writes": single,
+        "ratio_acknowledged_to_aiokafka": round(batch["acknowledged_per_second"] / raw["events_per_second"], 3),
+        "ratio_on_kafka_to_aiokafka": round(on_kafka / raw["events_per_second"], 3) if on_kafka else None,
+        "workers": arguments.workers, "relay": arguments.relay, "load_average_at_start": start_load,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=20)
-    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=1, help="processes of the profiles service (PULSE_WORKERS)")
+    parser.add_argument("--relay", choices=["process", "inline"], default="process", help="PULSE_OUTBOX_RELAY")
     arguments = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
     broker = postgres = None

@@ -20,10 +20,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.raw_kafka import produce, raw_read_seconds  # noqa: E402
 from services.common.catalog import PurchaseRecorded  # noqa: E402
 from services.common.events import envelope_for, to_message  # noqa: E402
 from tests.conftest import ExternalPostgres  # noqa: E402
@@ -46,30 +45,6 @@ def purchase_messages(customers: int, per_customer: int) -> list:
             )
             messages.append(to_message(envelope_for(payload, source="/pulse/bench"), TOPIC))
     return messages
-
-
-async def produce(bootstrap: str, messages: list) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20)
-    await producer.start()
-    try:
-        sends = [await producer.send(m.topic, m.value, key=m.key, headers=list(m.headers)) for m in messages]
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
-
-
-async def raw_read_seconds(bootstrap: str, expected: int) -> float:
-    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, group_id=f"raw-{os.urandom(4).hex()}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    seen, started = 0, time.perf_counter()
-    try:
-        while seen < expected:
-            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
-            seen += sum(len(records) for records in batches.values())
-        return time.perf_counter() - started
-    finally:
-        await consumer.stop()
 
 
 async def applied(scoring) -> int:
@@ -100,6 +75,7 @@ async def run(arguments, database_url: str, bootstrap: str, folder: Path) -> dic
         "ratio": round(rate / raw_rate, 4),
         "refit_and_rescore_seconds": round(refit_seconds, 2), "refit_status": refit.json()["in_use"]["status"],
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "load_average": [round(value, 2) for value in os.getloadavg()],
     }
 
 

@@ -9,13 +9,18 @@ after the database commit. What goes wrong is one of three things:
   back-off that grows to minutes while it keeps polling the others;
 - any other error is retried message by message, and a message that keeps failing alone is
   dead-lettered so that the others move on.
+
+A service may also declare a per-batch state (`batch`): one is made for each transaction, handed to
+every handler of it (`Delivery.batch`), and finished just before the commit. Handlers then only
+note what they need and the state writes it for the whole batch at once (set-based); a message
+retried alone gets a batch of its own, so the promises above hold unchanged.
 """
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +31,7 @@ from services.common.database import Database
 from services.common.dead_letters import HANDLER_FAILED, SCHEMA_INVALID, UNDECODABLE, UNKNOWN_TYPE, Failure, dlq_message, record_once
 from services.common.events import Envelope, Message, Undecodable, from_message
 from services.common.failures import DeliverAgain, database_code, is_transient
-from services.common.inbox import already_processed, mark_processed
+from services.common.inbox import mark_processed_many, processed_among
 from services.common.observability import ServiceMetrics
 from services.common.settings import Topics
 
@@ -42,6 +47,7 @@ class Delivery(Generic[C]):
     session: AsyncSession
     envelope: Envelope
     context: C
+    batch: Any = None  # the service's per-batch state, when it declares one
 
     @property
     def backfill(self) -> bool:
@@ -49,6 +55,15 @@ class Delivery(Generic[C]):
 
 
 EventHandler = Callable[[Delivery[Any], EventPayload], Awaitable[None]]
+
+
+class BatchState(Protocol):
+    """What handlers of one transaction gather; `finish` writes it just before the commit."""
+
+    async def finish(self) -> None: ...
+
+
+BatchFactory = Callable[[AsyncSession, Any], BatchState]  # (session, the service's context) → state
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,7 @@ class EventConsumer:
         retry_base_seconds: float = 0.2,
         backoff_max_seconds: float = 300.0,
         context: Any = None,
+        batch: BatchFactory | None = None,
     ):
         unknown = set(handlers) - set(CATALOG)
         if unknown:
@@ -85,6 +101,7 @@ class EventConsumer:
         self.retry_base_seconds = retry_base_seconds
         self.backoff_max_seconds = backoff_max_seconds
         self.context = context
+        self.batch = batch
         self.topics = sorted({topic_of(event_type, topics) for event_type in handlers})
         self._passing_failures: dict[tuple[str, int | None], int] = {}  # in a row, per partition
         # Registered when built, subscribed when started: on the in-process bus no relay counts a
@@ -145,7 +162,7 @@ class EventConsumer:
     async def _apply_run(self, run: list[_Decoded], outcomes: list[str]) -> None:
         try:
             async with self.database.transaction() as session:
-                applied = [await self._apply(session, item) for item in run]
+                applied = await self._apply(session, run)
             outcomes.extend(applied)
             return
         except Exception as error:
@@ -154,20 +171,31 @@ class EventConsumer:
         for item in run:  # find the one that fails, and let the others through
             outcomes.append(await self._apply_alone(item))
 
-    async def _apply(self, session: AsyncSession, item: _Decoded) -> str:
-        envelope = item.envelope
-        if await already_processed(session, consumer=self.name, event_id=envelope.id):
-            return "duplicate"
-        if item.payload is not None:
-            await self.handlers[envelope.type](Delivery(session, envelope, self.context), item.payload)
-        await mark_processed(session, consumer=self.name, event_id=envelope.id)
-        return "processed" if item.payload is not None else "ignored"
+    async def _apply(self, session: AsyncSession, run: list[_Decoded]) -> list[str]:
+        """Applies the events not processed before, each once (a repeat within the run too)."""
+        seen = await processed_among(session, consumer=self.name, event_ids=[item.envelope.id for item in run])
+        batch = None if self.batch is None else self.batch(session, self.context)
+        outcomes, fresh = [], []
+        for item in run:
+            envelope = item.envelope
+            if envelope.id in seen:
+                outcomes.append("duplicate")
+                continue
+            seen.add(envelope.id)
+            fresh.append(envelope.id)
+            if item.payload is not None:
+                await self.handlers[envelope.type](Delivery(session, envelope, self.context, batch), item.payload)
+            outcomes.append("processed" if item.payload is not None else "ignored")
+        if batch is not None:
+            await batch.finish()
+        await mark_processed_many(session, consumer=self.name, event_ids=fresh)
+        return outcomes
 
     async def _apply_alone(self, item: _Decoded) -> str:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with self.database.transaction() as session:
-                    return await self._apply(session, item)
+                    return (await self._apply(session, [item]))[0]
             except Exception as error:
                 if is_transient(error):
                     raise

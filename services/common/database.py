@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
@@ -17,6 +18,14 @@ COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
 # (the embedded stack starts four services at once) would run one database's revisions on another's
 # connection. So one upgrade at a time per event loop; the loops of tests come and go, hence weak keys.
 _UPGRADE_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
+
+
+def _json_text(value) -> str:
+    return orjson.dumps(value).decode()
+
+
+# JSON columns (the outbox's headers, timer payloads) by orjson: a batch writes thousands of them.
+_JSON_CODEC = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 
 def _one_upgrade_at_a_time() -> asyncio.Lock:
@@ -59,7 +68,7 @@ class Database:
             database_file = url.split("///", 1)[-1]
             if database_file and database_file != ":memory:":
                 Path(database_file).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+            self.engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **_JSON_CODEC)
             _prepare_sqlite(self.engine)
         else:
             # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic
@@ -67,7 +76,7 @@ class Database:
             server_settings = {"plan_cache_mode": "force_custom_plan"}
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
-                connect_args={"server_settings": server_settings}, hide_parameters=True,
+                connect_args={"server_settings": server_settings}, hide_parameters=True, **_JSON_CODEC,
             )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.after_commit: list[Callable[[dict], None]] = []

@@ -31,7 +31,7 @@ class _RandomPool:
 _pool = _RandomPool()
 
 
-def uuid7() -> uuid.UUID:
+def _uuid7_int() -> int:
     unix_ms = time.time_ns() // 1_000_000
     random_bits = _pool.take()
     value = (unix_ms & ((1 << 48) - 1)) << 80
@@ -39,8 +39,14 @@ def uuid7() -> uuid.UUID:
     value |= ((random_bits >> 62) & 0xFFF) << 64
     value |= 0b10 << 62
     value |= random_bits & ((1 << 62) - 1)
-    return uuid.UUID(int=value)
+    return value
+
+
+def uuid7() -> uuid.UUID:
+    return uuid.UUID(int=_uuid7_int())
 
 
 def new_id() -> str:
-    return str(uuid7())
+    """`str(uuid7())`, formatted directly: a batch makes two ids per item, and the UUID object cost more."""
+    text = f"{_uuid7_int():032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

@@ -7,6 +7,7 @@ import time
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.partitioner import DefaultPartitioner
 
 from services.common.bus import BatchHandler
 from services.common.events import Message
@@ -83,12 +84,21 @@ class KafkaBus:
             self._producer = None
 
     async def publish(self, messages: list[Message]) -> None:
+        """Sends in record batches of one partition each, built here: aiokafka's per-message `send`
+        costs more CPU than everything else the relay does. Partitions are chosen by aiokafka's own
+        partitioner (murmur2 of the key, as the Java client), so a customer's events keep to one
+        partition, in the order given; idempotence numbers the batches when they are drained."""
         producer = await self._ready_producer()
-        acknowledgements = [
-            await producer.send(message.topic, value=message.value, key=message.key, headers=list(message.headers))
-            for message in messages
-        ]
-        await asyncio.gather(*acknowledgements)
+        deliveries = []
+        for (topic, partition), records in (await _by_partition(producer, messages)).items():
+            batch = producer.create_batch()
+            for message in records:
+                if _append(batch, message) is None:  # full (a first record always fits)
+                    deliveries.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    _append(batch, message)
+            deliveries.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*deliveries)
 
     async def ensure_topics(self, topics: list[str]) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
@@ -195,6 +205,26 @@ class KafkaBus:
             # Class only: an exception's message may carry payload values.
             log.warning("consumer %s failed a batch: %s; will retry", group, type(error).__name__)
             return 0, self.retry_seconds
+
+
+def _append(batch, message: Message):
+    return batch.append(timestamp=None, key=message.key, value=message.value, headers=list(message.headers))
+
+
+async def _by_partition(producer: AIOKafkaProducer, messages: list[Message]) -> dict[tuple[str, int], list[Message]]:
+    """The messages of each partition, in their order."""
+    partitioner = DefaultPartitioner()
+    partitions: dict[str, list[int]] = {}
+    chosen: dict[tuple[str, bytes], int] = {}
+    grouped: dict[tuple[str, int], list[Message]] = {}
+    for message in messages:
+        if message.topic not in partitions:
+            partitions[message.topic] = sorted(await producer.partitions_for(message.topic))
+        where = (message.topic, message.key)
+        if where not in chosen:
+            chosen[where] = partitioner(message.key, partitions[message.topic], partitions[message.topic])
+        grouped.setdefault((message.topic, chosen[where]), []).append(message)
+    return grouped
 
 
 def _resume_due(consumer: AIOKafkaConsumer, held: dict[TopicPartition, tuple[float, int]]) -> None:

@@ -17,12 +17,14 @@ loses or reorders. SQLite has one writer at a time (BEGIN IMMEDIATE): id order i
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from services.common.bulk import insert_rows
 from services.common.bus import Bus
 from services.common.database import Database
 from services.common.delivery_tables import outbox
@@ -57,7 +59,7 @@ async def add_events(session: AsyncSession, events: Iterable[tuple[Envelope, str
     """Adds events to the outbox inside the caller's transaction."""
     rows = outbox_rows(events)
     if rows:
-        await session.execute(sa.insert(outbox), rows)
+        await insert_rows(session, outbox, rows)
         session.info["outbox_written"] = True
 
 
@@ -78,6 +80,7 @@ class OutboxRelay:
         max_backoff_seconds: float = 5.0,
         linger_seconds: float = 0.05,
         retention_seconds: float = 24 * 3600,
+        lead: bool = True,
     ):
         self.database = database
         self.bus = bus
@@ -87,6 +90,8 @@ class OutboxRelay:
         self.max_backoff_seconds = max_backoff_seconds
         self.linger_seconds = linger_seconds
         self.retention_seconds = retention_seconds
+        # False where a relay process of its own publishes: this one only shows the backlog.
+        self.lead = lead
         self._wake = asyncio.Event()
         self._one_pass_at_a_time = asyncio.Lock()
         self._lock_connection: AsyncConnection | None = None
@@ -100,7 +105,7 @@ class OutboxRelay:
         backoff = self.poll_seconds
         while True:
             try:
-                if await self._is_leader():
+                if self.lead and await self._is_leader():
                     sent = await self.relay_once()
                 else:
                     sent = 0
@@ -136,8 +141,8 @@ class OutboxRelay:
         async with self.database.transaction() as session:
             await self._skip_commit_flush(session)
             await session.execute(sa.update(outbox).where(outbox.c.id.in_([row.id for row in rows])).values(sent_at=utcnow()))
-        for row in rows:
-            self.metrics.events_published.labels(self.metrics.service, row.topic).inc()
+        for topic, count in Counter(row.topic for row in rows).items():
+            self.metrics.events_published.labels(self.metrics.service, topic).inc(count)
         await self._record_backlog()
         await self._purge_sent()
         return len(rows)

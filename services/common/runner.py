@@ -6,6 +6,8 @@ import importlib
 import os
 import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,11 +59,33 @@ def run_service(name: str, create_app: AppFactory, clock: Clock | None = None) -
         # marked sent with nobody having read them.
         raise SystemExit(f"{name} alone needs PULSE_BUS=kafka (the in-process bus is for `pulse run`, all services in one process)")
     configure_logging(settings.log_level)
-    if settings.workers > 1:
-        _run_workers(name, settings)
-        return
-    platform = Platform.from_settings(settings, client_id=f"pulse-{name}", clock=clock)
-    asyncio.run(serve({name: create_app(platform)}, settings))
+    relay = _start_relay_process(name, settings) if settings.outbox_relay == "process" else None
+    try:
+        if settings.workers > 1:
+            _run_workers(name, settings)
+            return
+        platform = Platform.from_settings(settings, client_id=f"pulse-{name}", clock=clock)
+        asyncio.run(serve({name: create_app(platform)}, settings))
+    finally:
+        if relay is not None:
+            _stop(relay)
+
+
+def _start_relay_process(name: str, settings: Settings) -> subprocess.Popen:
+    """The relay beside the API, so the two do not share one interpreter (see relay_process.py).
+    On SQLite a second process could not keep the events' order, so it is refused."""
+    if not settings.database_url_for(name).startswith("postgresql"):
+        raise SystemExit("PULSE_OUTBOX_RELAY=process needs PostgreSQL (PULSE_DATABASE_URL)")
+    return subprocess.Popen([sys.executable, "-m", "services.common.relay_process", name])
+
+
+def _stop(process: subprocess.Popen, seconds: float = 20.0) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _run_workers(name: str, settings: Settings) -> None:

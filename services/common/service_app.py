@@ -18,7 +18,7 @@ from services.common.auth import KeyStore
 from services.common.bootstrap import build_bus, build_key_store
 from services.common.bus import Bus
 from services.common.clock import Clock, SystemClock
-from services.common.consumers import EventConsumer, EventHandler
+from services.common.consumers import BatchFactory, EventConsumer, EventHandler
 from services.common.context import ServiceContext
 from services.common.cors import install_cors
 from services.common.database import COMMON_MIGRATIONS, Database
@@ -80,6 +80,7 @@ class ServiceSpec:
     migrations: Path | None = None
     settings_class: type[Settings] = Settings
     handlers: dict[str, EventHandler] = field(default_factory=dict)  # event type → handler (consumers.py)
+    batch: BatchFactory | None = None  # per-batch state the handlers share, finished before the commit
     timers: dict[str, TimerHandler] = field(default_factory=dict)  # timer kind → handler
     jobs: list[JobSpec] = field(default_factory=list)
     # Builds the service's own context from the common one (e.g. `base.extended(FeedbackContext, …)`).
@@ -111,7 +112,7 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
             name=spec.name, handlers=spec.handlers, database=database, bus=platform.bus,
             topics=settings.topics, metrics=metrics, max_attempts=settings.consumer_max_attempts,
             retry_base_seconds=settings.consumer_retry_base_seconds,
-            backoff_max_seconds=settings.consumer_backoff_max_seconds, context=context,
+            backoff_max_seconds=settings.consumer_backoff_max_seconds, context=context, batch=spec.batch,
         )
 
     @asynccontextmanager
@@ -121,7 +122,7 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
         relay = OutboxRelay(
             database=database, bus=platform.bus, metrics=metrics,
             batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
-            linger_seconds=settings.outbox_linger_seconds,
+            linger_seconds=settings.outbox_linger_seconds, lead=settings.outbox_relay == "inline",
         )
         timers = TimerService(database=database, handlers=spec.timers, metrics=metrics, clock=context.clock, context=context)
         database.after_commit.append(lambda info: info.get("outbox_written") and relay.wake())

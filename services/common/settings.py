@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 2000
     outbox_poll_seconds: float = 0.5
     outbox_linger_seconds: float = 0.05  # after a wake-up, wait this long so that more rows go in one pass
+    # "process": `run_service` (distributed mode, PostgreSQL) relays from a process of its own, so the
+    # relay and the API do not share one interpreter; "inline": a task of each API process.
+    outbox_relay: Literal["inline", "process"] = "inline"
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
     # A passing failure (database away, lock, conflict) holds the partition back; the pause doubles

@@ -11,7 +11,7 @@ from services.common.deps import DatabaseDep, service_context
 from services.common.errors import Problem
 from services.common.pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, Page
 from services.feedback import complaint_handling as handling
-from services.feedback import feedback_items, points_ledger, sla_config, survey_handling
+from services.feedback import complaint_recompute, feedback_items, points_ledger, sla_config, survey_handling
 from services.feedback.complaint_handling import Change, ComplaintFilter
 from services.feedback.complaints.sla_state import ComplaintSla
 from services.feedback.context import FeedbackContext
@@ -195,7 +195,7 @@ async def put_calendar(name: CalendarName, body: CalendarIn, db: DatabaseDep, ct
         moved = 0
         if name in old.calendars:
             change = Change(principal.key_id, "recompute", changes={"calendar": name, "calendar_version": calendar.version})
-            moved = await handling.recompute_open(session, ctx, old, new, calendar=name, change=change)
+            moved = await complaint_recompute.recompute_open(session, ctx, old, new, calendar=name, change=change)
     return CalendarOut(**calendar.to_dict(), recomputed_complaints=moved)
 
 
@@ -216,7 +216,7 @@ async def put_policies(body: PolicySetIn, db: DatabaseDep, ctx: ContextDep, prin
         await sla_config.store_policies(session, policies, actor=principal.key_id, now=now)
         new = await sla_config.sla_context(session, ctx)
         change = Change(principal.key_id, "recompute", changes={"policy_version": policies.version})
-        moved = await handling.recompute_open(session, ctx, old, new, calendar=None, change=change)
+        moved = await complaint_recompute.recompute_open(session, ctx, old, new, calendar=None, change=change)
     return PolicySetOut(**policies.to_dict(), recomputed_complaints=moved)
 
 

@@ -1,8 +1,6 @@
 """Complaints in the database: open, change, list; every change stored with its history and its
 event in one transaction. The SLA arithmetic is the pure core's (complaints/sla_state.py)."""
 
-import gc
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -59,7 +57,7 @@ async def open_complaint(session: AsyncSession, ctx: FeedbackContext, *, custome
     row = dict(
         id=complaint_id, customer_id=customer_id, status=sla.status, priority=sla.attributes.priority, category=category,
         channel=channel, assignee=assignee, description_text=description, linked_to=linked_to, without_survey=False,
-        version=1, created_at=now, updated_at=now, **_sla_columns(sla),
+        version=1, created_at=now, updated_at=now, **sla_columns(sla),
     )
     await session.execute(sa.insert(complaints).values(**row))
     await _record(session, ctx, row, sla, sla_ctx, Change(actor, "open", changes={"linked_to": linked_to} if linked_to else None), None)
@@ -150,7 +148,7 @@ async def _follow_up_timers(session: AsyncSession, ctx: FeedbackContext, row, ac
 
 
 async def _save(session: AsyncSession, ctx: FeedbackContext, row, sla: core.ComplaintSla, sla_ctx: core.SlaContext, change: Change, **columns):
-    values = dict(status=sla.status, priority=sla.attributes.priority, version=row.version + 1, updated_at=ctx.now(), **_sla_columns(sla), **columns)
+    values = dict(status=sla.status, priority=sla.attributes.priority, version=row.version + 1, updated_at=ctx.now(), **sla_columns(sla), **columns)
     await session.execute(sa.update(complaints).where(complaints.c.id == row.id).values(**values))
     await _record(session, ctx, {**row._mapping, **values}, sla, sla_ctx, change, row.status)
     return await get_complaint(session, row.id)
@@ -174,7 +172,7 @@ def complaint_event(row: dict, sla: core.ComplaintSla, sla_ctx: core.SlaContext,
     )
 
 
-def _sla_columns(sla: core.ComplaintSla) -> dict:
+def sla_columns(sla: core.ComplaintSla) -> dict:
     dues = [c.due_at for c in sla.clocks if c.state == "running" and not c.breached and c.due_at is not None]
     return {"sla": sla.to_dict(), "breached": any(c.breached for c in sla.clocks), "next_due_at": min(dues, default=None)}
 
@@ -243,64 +241,3 @@ def sla_now(row, sla_ctx: core.SlaContext, now: datetime) -> list[dict]:
         snapshot["fulfilled_at"] = clock.fulfilled_at
         snapshot["paused_seconds"] = clock.paused_seconds
     return snapshots
-
-
-# --- new calendar or policy versions -----------------------------------------------------------
-
-async def recompute_open(session: AsyncSession, ctx: FeedbackContext, old: core.SlaContext, new: core.SlaContext,
-                         *, calendar: str | None, change: Change) -> int:
-    """Move every open complaint to the new versions, consumed time kept, and publish the new
-    deadlines; one batch for a calendar (numpy over its intervals), a re-match for policies."""
-    now = ctx.now()
-    with collector_paused():
-        return await _recompute_open(session, ctx, old, new, calendar, change, now)
-
-
-@contextmanager
-def collector_paused():
-    """Python's cyclic collector would walk the many complaint states held in memory again and
-    again while they are recomputed (about half the time of the core's batch, docs/benchmarks.md);
-    what they leave behind is freed by reference counting, so it waits until the batch is done."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-async def _recompute_open(session: AsyncSession, ctx: FeedbackContext, old: core.SlaContext, new: core.SlaContext,
-                          calendar: str | None, change: Change, now: datetime) -> int:
-    rows = (await session.execute(
-        sa.select(complaints).where(complaints.c.status.in_(lifecycle.UNRESOLVED)).with_for_update()
-    )).all()
-    before = [core.ComplaintSla.from_dict(row.sla) for row in rows]
-    if calendar is not None:
-        after = _computed(lambda: core.recompute_for_calendar(before, old.calendars[calendar], new.calendars[calendar], now))
-    else:
-        after = [_computed(lambda: core.rematch(sla, old, new, now)) for sla in before]
-    changed = [(row, sla) for row, old_sla, sla in zip(rows, before, after) if sla is not old_sla]
-    await _save_many(session, ctx, changed, new, change, now)
-    return len(changed)
-
-
-async def _save_many(session: AsyncSession, ctx: FeedbackContext, changed: list, sla_ctx: core.SlaContext, change: Change, now: datetime) -> None:
-    if not changed:
-        return
-    updates = [{"row_id": row.id, "new_version": row.version + 1, "updated": now, **{f"new_{k}": v for k, v in _sla_columns(sla).items()}}
-               for row, sla in changed]
-    await session.execute(
-        sa.update(complaints).where(complaints.c.id == sa.bindparam("row_id")).values(
-            version=sa.bindparam("new_version"), updated_at=sa.bindparam("updated"), sla=sa.bindparam("new_sla"),
-            breached=sa.bindparam("new_breached"), next_due_at=sa.bindparam("new_next_due_at"),
-        ),
-        updates,
-        execution_options={"synchronize_session": False},
-    )
-    await session.execute(sa.insert(complaint_history), [
-        dict(complaint_id=row.id, at=now, actor=change.actor, action=change.action, from_status=row.status,
-             to_status=sla.status, changes=change.changes or {}, reason_text=change.reason)
-        for row, sla in changed
-    ])
-    await ctx.events.add_many(session, [complaint_event(row._mapping, sla, sla_ctx, change.action, now) for row, sla in changed])

@@ -8,6 +8,7 @@ from services.common.context import ServiceContext
 from services.common.jobs import AdvisoryLock, JobSpec
 from services.common.service_app import Platform, ServiceSpec, build_service_app
 from services.scoring import api
+from services.scoring.batches import ScoringBatch
 from services.scoring.calibrations import refit_when_due, refresh_in_use
 from services.scoring.consumers import HANDLERS, TIMERS
 from services.scoring.context import InUse, ScoringContext
@@ -35,6 +36,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     settings_class=ScoringSettings,
     handlers=HANDLERS,
+    batch=ScoringBatch,
     timers=TIMERS,
     jobs=[
         JobSpec("refit", every_seconds=REFIT_CHECK_SECONDS, run=refit_when_due, run_at_start=True),

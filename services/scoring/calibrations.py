@@ -11,7 +11,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring.cards import rescore
+from services.scoring.cards import Rescore, rescore_many
 from services.scoring.context import ScoringContext
 from services.scoring.in_use import fit_in_use, load_in_use, load_standard
 from services.scoring.models import customers, evaluation_standards, model_fits, purchase_lines
@@ -21,6 +21,7 @@ from services.scoring.scores.standard import EvaluationStandard
 from services.scoring.scores.summary import UNITS_PER_CURRENCY, summarise_purchases
 
 REFIT_LOCK_POLL_SECONDS = 0.2
+POPULATION_SLICE = 50_000  # purchase lines read at a time for a refit
 
 
 async def save_standard(session: AsyncSession, body: dict, *, created_at: datetime, created_by: str | None) -> EvaluationStandard:
@@ -33,17 +34,28 @@ async def save_standard(session: AsyncSession, body: dict, *, created_at: dateti
 
 
 async def load_population(session: AsyncSession, *, as_of: datetime) -> Population:
+    """Every customer's summary, read in slices and kept as numbers: customers are coded by their
+    order, so no id is held for the whole population."""
     as_of_day = math.floor(day_number(as_of))
-    rows = (await session.execute(
+    codes, days, units = [], [], []
+    last_id, last_code = None, -1
+    rows = await session.stream(
         sa.select(purchase_lines.c.customer_id, purchase_lines.c.day, purchase_lines.c.units)
-        .where(purchase_lines.c.day <= as_of_day)
-    )).all()
-    if not rows:
+        .where(purchase_lines.c.day <= as_of_day).order_by(purchase_lines.c.customer_id)
+    )
+    async for part in rows.partitions(POPULATION_SLICE):
+        ids = np.array([row[0] for row in part], dtype=object)
+        new = np.concatenate([[ids[0] != last_id], ids[1:] != ids[:-1]])
+        code = last_code + np.cumsum(new)
+        codes.append(code)
+        days.append(np.fromiter((row[1] for row in part), dtype=float, count=len(part)))
+        units.append(np.fromiter((row[2] for row in part), dtype=float, count=len(part)))
+        last_id, last_code = ids[-1], int(code[-1])
+    if not codes:
         empty = np.zeros(0)
         return Population(empty, empty, empty, empty, empty)
-    customer, day, units = zip(*rows)
-    summary = summarise_purchases(np.array(customer, dtype=object), np.array(day, dtype=float),
-                                  np.array(units, dtype=float) / UNITS_PER_CURRENCY, as_of=as_of_day)
+    summary = summarise_purchases(np.concatenate(codes), np.concatenate(days), np.concatenate(units) / UNITS_PER_CURRENCY,
+                                  as_of=as_of_day)
     return Population(summary.frequency, summary.recency, summary.T, summary.monetary, summary.total_spend)
 
 
@@ -107,8 +119,7 @@ async def rescore_everyone(ctx: ScoringContext, *, reason: str) -> int:
                 .where(customers.c.merged_into.is_(None), customers.c.customer_id > after)
                 .order_by(customers.c.customer_id).limit(ctx.scoring_settings.scoring_rescore_batch)
             )).all()
-            for customer_id in batch:
-                await rescore(session, ctx, customer_id, reason=reason)
+            await rescore_many(session, ctx, {customer_id: Rescore(reason) for customer_id in batch})
         if not batch:
             return done
         done += len(batch)

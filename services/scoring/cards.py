@@ -1,22 +1,22 @@
 """Re-scoring one customer: facts in, scorecard out, stored; real changes become events and history,
 and the churn timer moves to the next threshold crossing."""
 
-import math
-from dataclasses import asdict
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalog import LifecycleChanged, ScoreUpdated, TierChanged
-from services.common.timers import cancel_timer, schedule_timer
+from services.common.delivery_tables import timers
+from services.common.timeutil import as_utc, utcnow
 from services.scoring.context import ScoringContext
-from services.scoring.facts import load_facts
+from services.scoring.facts import chunks, load_facts_of, upsert_many
 from services.scoring.in_use import load_in_use
 from services.scoring.models import score_changes, scores
 from services.scoring.scores.health import HealthExplanation, IndicatorExplanation, compare_explanations
 from services.scoring.scores.lifecycle import PROSPECT
-from services.scoring.scores.scorecard import Changes, Scorecard, changes_between, day_number, score_customer, summarise
+from services.scoring.scores.scorecard import Changes, Scorecard, StoredCard, changes_between, score_customers
 from services.scoring.scores.tiers import UNRATED
 
 CHURN_TIMER = "churn"
@@ -24,7 +24,7 @@ CHURN_TIMER = "churn"
 
 def explanation_to_json(explanation: HealthExplanation) -> dict:
     return {"standard_version": explanation.standard_version, "score": explanation.score,
-            "indicators": [asdict(indicator) for indicator in explanation.indicators]}
+            "indicators": [dict(vars(indicator)) for indicator in explanation.indicators]}
 
 
 def explanation_from_json(data: dict) -> HealthExplanation:
@@ -60,67 +60,109 @@ async def current_score(session: AsyncSession, customer_id: str):
     return (await session.execute(sa.select(scores).where(scores.c.customer_id == customer_id))).first()
 
 
+async def current_scores(session: AsyncSession, customer_ids: list[str]) -> dict:
+    found = {}
+    for chunk in chunks(customer_ids):
+        found.update((row.customer_id, row) for row in await session.execute(sa.select(scores).where(scores.c.customer_id.in_(chunk))))
+    return found
+
+
+@dataclass(frozen=True)
+class Rescore:
+    """Why a customer is re-scored, and whether only backfilled events asked for it."""
+
+    reason: str
+    backfill: bool = False
+
+    def after(self, earlier: "Rescore | None") -> "Rescore":
+        """Asked again: the latest reason is kept; backfill only if every event asking was."""
+        return self if earlier is None else Rescore(self.reason, self.backfill and earlier.backfill)
+
+
 async def rescore(session: AsyncSession, ctx: ScoringContext, customer_id: str, *, reason: str, backfill: bool = False,
                   as_of: datetime | None = None) -> Scorecard:
     """Scores the customer from their stored facts and stores the card; a card that moved is published."""
+    return (await rescore_many(session, ctx, {customer_id: Rescore(reason, backfill)}, as_of=as_of))[customer_id]
+
+
+async def rescore_many(session: AsyncSession, ctx: ScoringContext, wanted: dict[str, Rescore], *,
+                       as_of: datetime | None = None) -> dict[str, Scorecard]:
+    """Scores the customers from their stored facts with a few queries for all of them, and stores
+    the cards in bulk; cards that moved are published."""
     if not ctx.in_use.loaded:
         await load_in_use(session, ctx)
-    facts = await load_facts(session, customer_id)
-    previous = await current_score(session, customer_id)
+    customer_ids = sorted(wanted)
+    known = await load_facts_of(session, customer_ids)
+    previous = await current_scores(session, customer_ids)
     as_of = as_of or ctx.now()
-    summary = summarise(facts.purchase_lines, as_of_day=math.floor(day_number(as_of)))
-    # A new latest purchase period: from at_risk or churned that is a reactivation.
-    purchased = summary is not None and (previous is None or previous.last_purchase_day is None
-                                         or summary.last_day > previous.last_purchase_day)
-    card = score_customer(facts, calibration=ctx.in_use.calibration, standard=ctx.in_use.standard, as_of=as_of,
-                          previous_stage=PROSPECT if previous is None else previous.stage, purchased=purchased)
-    await store(session, ctx, customer_id, card, previous, reason=reason, backfill=backfill)
-    return card
+    stored = [StoredCard() if customer_id not in previous else
+              StoredCard(previous[customer_id].stage, previous[customer_id].last_purchase_day) for customer_id in customer_ids]
+    cards = score_customers(list(zip((known[customer_id] for customer_id in customer_ids), stored)),
+                            calibration=ctx.in_use.calibration, standard=ctx.in_use.standard, as_of=as_of)
+    cards = dict(zip(customer_ids, cards))
+    await store_many(session, ctx, cards, previous, wanted)
+    return cards
 
 
-async def store(session: AsyncSession, ctx: ScoringContext, customer_id: str, card: Scorecard, previous, *,
-                reason: str, backfill: bool) -> Changes:
-    changes = changes_between(
-        reported_health=None if previous is None else previous.reported_health,
-        previous_tier=UNRATED if previous is None else previous.tier,
-        previous_stage=PROSPECT if previous is None else previous.stage,
-        card=card, step=ctx.in_use.standard.score_change_step,
-    )
-    reported = card.health.score if changes.health_moved else (None if previous is None else previous.reported_health)
-    row = score_row(card, fit_id=ctx.in_use.calibration.fit_id, reported_health=reported)
-    if previous is None:
-        await session.execute(sa.insert(scores).values(customer_id=customer_id, **row))
-    else:
-        await session.execute(sa.update(scores).where(scores.c.customer_id == customer_id).values(**row))
-    if changes.any:
-        await _record_change(session, ctx, customer_id, card, previous, changes, reason=reason, backfill=backfill)
-    previous_due = None if previous is None else previous.next_threshold_at
-    if card.next_threshold_at != previous_due:
-        await _move_churn_timer(session, customer_id, card.next_threshold_at)
-    return changes
+async def store_many(session: AsyncSession, ctx: ScoringContext, cards: dict[str, Scorecard], previous: dict,
+                     wanted: dict[str, Rescore]) -> None:
+    rows, history, events, timers = [], [], {False: [], True: []}, {}
+    for customer_id, card in cards.items():
+        before, why = previous.get(customer_id), wanted[customer_id]
+        changes = changes_between(
+            reported_health=None if before is None else before.reported_health,
+            previous_tier=UNRATED if before is None else before.tier,
+            previous_stage=PROSPECT if before is None else before.stage,
+            card=card, step=ctx.in_use.standard.score_change_step,
+        )
+        reported = card.health.score if changes.health_moved else (None if before is None else before.reported_health)
+        rows.append({"customer_id": customer_id, **score_row(card, fit_id=ctx.in_use.calibration.fit_id, reported_health=reported)})
+        if changes.any:
+            history.append(_change_row(customer_id, card, before, changes, why))
+            events[why.backfill].extend(_change_events(customer_id, card, before, changes))
+        if card.next_threshold_at != (None if before is None else before.next_threshold_at):
+            timers[customer_id] = card.next_threshold_at
+    await upsert_many(session, scores, "customer_id", rows)
+    if history:
+        await session.execute(sa.insert(score_changes), history)
+    for backfill, payloads in events.items():
+        if payloads:
+            await ctx.events.add_many(session, payloads, backfill=backfill)
+    await _move_churn_timers(session, timers)
 
 
-async def _move_churn_timer(session: AsyncSession, customer_id: str, due_at: datetime | None) -> None:
-    if due_at is None:
-        await cancel_timer(session, kind=CHURN_TIMER, key=customer_id)
-    else:
-        await schedule_timer(session, kind=CHURN_TIMER, key=customer_id, due_at=due_at, payload={})
+async def _move_churn_timers(session: AsyncSession, due: dict[str, datetime | None]) -> None:
+    """schedule_timer and cancel_timer of services.common.timers, for many customers at once."""
+    if not due:
+        return
+    for chunk in chunks(sorted(due)):
+        await session.execute(sa.delete(timers).where(timers.c.kind == CHURN_TIMER, timers.c.key.in_(chunk)))
+    created = utcnow()
+    moved = [{"kind": CHURN_TIMER, "key": customer_id, "due_at": as_utc(due_at), "payload": {}, "attempts": 0,
+              "created_at": created} for customer_id, due_at in sorted(due.items()) if due_at is not None]
+    if moved:
+        await session.execute(sa.insert(timers), moved)
+    session.info["timers_changed"] = True
 
 
-async def _record_change(session: AsyncSession, ctx: ScoringContext, customer_id: str, card: Scorecard, previous,
-                         changes: Changes, *, reason: str, backfill: bool) -> None:
+def _change_row(customer_id: str, card: Scorecard, previous, changes: Changes, why: Rescore) -> dict:
+    return {
+        "customer_id": customer_id, "changed_at": card.as_of, "reason": why.reason, "backfill": why.backfill,
+        "standard_version": card.health.standard_version, "health": card.health.score,
+        "previous_health": None if previous is None else previous.reported_health,
+        "clv": None if card.predictions is None else card.predictions.clv,
+        "p_alive": None if card.predictions is None else card.predictions.p_alive,
+        "tier": card.tier, "previous_tier": UNRATED if previous is None else previous.tier,
+        "stage": card.stage, "previous_stage": PROSPECT if previous is None else previous.stage,
+        "reactivated": card.reactivated and changes.stage_changed, "why": _why(previous, card) if changes.health_moved else [],
+    }
+
+
+def _change_events(customer_id: str, card: Scorecard, previous, changes: Changes) -> list:
     previous_tier = UNRATED if previous is None else previous.tier
     previous_stage = PROSPECT if previous is None else previous.stage
-    why = _why(previous, card) if changes.health_moved else []
     p_alive = None if card.predictions is None else card.predictions.p_alive
     clv = None if card.predictions is None else card.predictions.clv
-    await session.execute(sa.insert(score_changes).values(
-        customer_id=customer_id, changed_at=card.as_of, reason=reason, backfill=backfill,
-        standard_version=card.health.standard_version, health=card.health.score,
-        previous_health=None if previous is None else previous.reported_health, clv=clv, p_alive=p_alive,
-        tier=card.tier, previous_tier=previous_tier, stage=card.stage, previous_stage=previous_stage,
-        reactivated=card.reactivated and changes.stage_changed, why=why,
-    ))
     events = []
     if changes.health_moved:
         events.append(ScoreUpdated(
@@ -132,7 +174,7 @@ async def _record_change(session: AsyncSession, ctx: ScoringContext, customer_id
     if changes.stage_changed:
         events.append(LifecycleChanged(customer_id=customer_id, stage=card.stage, previous_stage=previous_stage,
                                        reactivated=card.reactivated, p_alive=p_alive, changed_at=card.as_of))
-    await ctx.events.add_many(session, events, backfill=backfill)
+    return events
 
 
 def _why(previous, card: Scorecard) -> list[dict]:

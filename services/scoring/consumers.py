@@ -1,5 +1,8 @@
 """What the scoring service does with each event: record the fact, then re-score the customer.
 
+The frequent facts (purchases, refunds, interactions, feedback) and the re-scoring are gathered
+per consumer batch and written at its end (batches.ScoringBatch): each customer once per batch.
+
 Events name customers; a customer merged away is followed to the survivor, so an event that
 arrives after the merge lands where the merged history went.
 """
@@ -21,19 +24,21 @@ async def _customer(delivery: Delivery[ScoringContext], customer_id: str) -> str
     return survivor
 
 
-async def _rescore(delivery: Delivery[ScoringContext], customer_id: str, reason: str) -> None:
-    await rescore(delivery.session, delivery.context, customer_id, reason=reason, backfill=delivery.backfill)
+def _rescore(delivery: Delivery[ScoringContext], customer_id: str, reason: str) -> None:
+    """Once per batch, at its end (batches.ScoringBatch)."""
+    delivery.batch.rescore(customer_id, reason, backfill=delivery.backfill)
 
 
 async def on_customer_created(delivery: Delivery[ScoringContext], payload: CustomerCreated) -> None:
     await facts.know_customer(delivery.session, payload.customer_id, created_at=payload.created_at)
-    await _rescore(delivery, await facts.survivor_of(delivery.session, payload.customer_id), "created")
+    _rescore(delivery, payload.customer_id, "created")
 
 
 async def on_customer_merged(delivery: Delivery[ScoringContext], payload: CustomerMerged) -> None:
+    await delivery.batch.flush()  # the duplicate's facts noted so far move with the rest
     survivor = await _customer(delivery, payload.customer_id)
     await facts.merge(delivery.session, survivor=survivor, duplicate=payload.merged_customer_id)
-    await _rescore(delivery, survivor, "merged")
+    _rescore(delivery, survivor, "merged")
 
 
 async def on_customer_erased(delivery: Delivery[ScoringContext], payload: CustomerErased) -> None:
@@ -41,42 +46,46 @@ async def on_customer_erased(delivery: Delivery[ScoringContext], payload: Custom
 
 
 async def on_purchase_recorded(delivery: Delivery[ScoringContext], payload: PurchaseRecorded) -> None:
-    customer_id = await _customer(delivery, payload.customer_id)
-    await facts.record_purchase(delivery.session, customer_id, purchase_id=payload.purchase_id, amount=payload.amount,
-                                occurred_at=payload.occurred_at)
-    await _rescore(delivery, customer_id, "purchase")
+    delivery.batch.add_line(facts.purchase_line(payload.customer_id, purchase_id=payload.purchase_id, amount=payload.amount,
+                                                occurred_at=payload.occurred_at))
+    _rescore(delivery, payload.customer_id, "purchase")
 
 
 async def on_purchase_refunded(delivery: Delivery[ScoringContext], payload: PurchaseRefunded) -> None:
-    customer_id = await _customer(delivery, payload.customer_id)
-    await facts.record_refund(delivery.session, customer_id, refund_id=payload.refund_id, purchase_id=payload.purchase_id,
-                              amount=payload.amount, purchase_occurred_at=payload.purchase_occurred_at,
-                              occurred_at=payload.occurred_at)
-    await _rescore(delivery, customer_id, "refund")
+    delivery.batch.add_line(facts.refund_line(
+        payload.customer_id, refund_id=payload.refund_id, purchase_id=payload.purchase_id, amount=payload.amount,
+        purchase_occurred_at=payload.purchase_occurred_at, occurred_at=payload.occurred_at))
+    _rescore(delivery, payload.customer_id, "refund")
 
 
 async def on_interaction_logged(delivery: Delivery[ScoringContext], payload: InteractionLogged) -> None:
-    customer_id = await _customer(delivery, payload.customer_id)
-    await facts.record_interaction(delivery.session, customer_id, occurred_at=payload.occurred_at)
+    delivery.batch.interaction(payload.customer_id, payload.occurred_at)
 
 
 async def on_survey_responded(delivery: Delivery[ScoringContext], payload: SurveyResponded) -> None:
     customer_id = await _customer(delivery, payload.customer_id)
     await facts.record_answer(delivery.session, customer_id, kind=payload.kind, response_id=payload.response_id,
                               score=payload.score, answered_at=payload.answered_at)
-    await _rescore(delivery, customer_id, "survey")
+    _rescore(delivery, customer_id, "survey")
 
 
 async def on_feedback_received(delivery: Delivery[ScoringContext], payload: FeedbackReceived) -> None:
-    customer_id = await _customer(delivery, payload.customer_id)
-    await facts.record_feedback(delivery.session, customer_id, negative=payload.sentiment == "negative")
+    delivery.batch.feedback(payload.customer_id, negative=payload.sentiment == "negative")
 
 
 async def on_complaint_changed(delivery: Delivery[ScoringContext], payload: ComplaintEvent) -> None:
     customer_id = await _customer(delivery, payload.customer_id)
-    await facts.record_complaint(delivery.session, customer_id, complaint_id=payload.complaint_id, status=payload.status,
-                                 breached=any(metric.breached for metric in payload.sla), changed_at=payload.changed_at)
-    await _rescore(delivery, customer_id, "complaint")
+    await facts.record_complaint(delivery.session, customer_id, facts.ComplaintChange(
+        payload.complaint_id, payload.status, breached=any(metric.breached for metric in payload.sla),
+        changed_at=payload.changed_at, first_response_seconds=_measured(payload, "first_response"),
+        resolution_seconds=_measured(payload, "resolution")))
+    _rescore(delivery, customer_id, "complaint")
+
+
+def _measured(payload: ComplaintEvent, metric: str) -> float | None:
+    """The time the SLA clock of `metric` counted until it was fulfilled (its latest instance)."""
+    fulfilled = [m for m in payload.sla if m.metric == metric and m.state == "fulfilled"]
+    return max(fulfilled, key=lambda m: m.instance).consumed_seconds if fulfilled else None
 
 
 HANDLERS = {

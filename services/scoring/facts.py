@@ -5,6 +5,8 @@ latest by business time; a merge re-points the duplicate's facts to the survivor
 duplicate pointing there, so that its late events land on the survivor too.
 """
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -17,6 +19,7 @@ from services.scoring.scores.scorecard import Answer, Complaint, CustomerFacts, 
 from services.scoring.scores.summary import UNITS_PER_CURRENCY
 
 MAX_MERGE_HOPS = 10
+IDS_PER_QUERY = 1000
 CLOSED_STATUSES = ("resolved", "closed")
 
 
@@ -29,20 +32,55 @@ def purchase_day(moment: datetime) -> int:
     return int(day_number(moment) // 1)
 
 
+def chunks(items: list, size: int = IDS_PER_QUERY):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _insert(session: AsyncSession, table: sa.Table):
+    dialect = sqlite if session.bind.dialect.name == "sqlite" else postgresql
+    return dialect.insert(table)
+
+
 async def insert_new(session: AsyncSession, table: sa.Table, values: dict) -> None:
     """Inserts the row unless one with its key exists (an event seen again under another id)."""
-    dialect = sqlite if session.bind.dialect.name == "sqlite" else postgresql
-    await session.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+    await insert_new_many(session, table, [values])
+
+
+async def insert_new_many(session: AsyncSession, table: sa.Table, rows: list[dict]) -> None:
+    if rows:
+        await session.execute(_insert(session, table).on_conflict_do_nothing(), rows)
+
+
+async def upsert_many(session: AsyncSession, table: sa.Table, key: str, rows: list[dict]) -> None:
+    """Inserts the rows, or overwrites the columns they name where their key exists."""
+    if not rows:
+        return
+    statement = _insert(session, table)
+    columns = [name for name in rows[0] if name != key]
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=[key], set_={name: statement.excluded[name] for name in columns}), rows)
 
 
 async def survivor_of(session: AsyncSession, customer_id: str) -> str:
     """The customer the facts of `customer_id` belong to: itself, or whom it was merged into."""
+    return (await survivors_of(session, [customer_id]))[customer_id]
+
+
+async def survivors_of(session: AsyncSession, customer_ids) -> dict[str, str]:
+    """Each customer's survivor, one query per hop along the merges (rarely more than one)."""
+    survivor = {customer_id: customer_id for customer_id in customer_ids}
+    asked = sorted(set(survivor))
     for _ in range(MAX_MERGE_HOPS):
-        merged_into = await session.scalar(sa.select(customers.c.merged_into).where(customers.c.customer_id == customer_id))
-        if merged_into is None:
-            return customer_id
-        customer_id = merged_into
-    return customer_id
+        moved: dict[str, str] = {}
+        for chunk in chunks(asked):
+            moved.update((await session.execute(sa.select(customers.c.customer_id, customers.c.merged_into).where(
+                customers.c.customer_id.in_(chunk), customers.c.merged_into.is_not(None)))).all())
+        if not moved:
+            break
+        survivor = {customer_id: moved.get(now, now) for customer_id, now in survivor.items()}
+        asked = sorted(set(moved.values()))
+    return survivor
 
 
 async def know_customer(session: AsyncSession, customer_id: str, *, created_at: datetime | None = None) -> None:
@@ -52,20 +90,20 @@ async def know_customer(session: AsyncSession, customer_id: str, *, created_at: 
                               .values(created_at=created_at))
 
 
-async def record_purchase(session: AsyncSession, customer_id: str, *, purchase_id: str, amount: str, occurred_at: datetime) -> None:
-    await insert_new(session, purchase_lines, {
-        "kind": "purchase", "line_id": purchase_id, "customer_id": customer_id, "purchase_id": purchase_id,
-        "day": purchase_day(occurred_at), "units": to_units(amount), "occurred_at": occurred_at,
-    })
+async def know_customers(session: AsyncSession, customer_ids) -> None:
+    await insert_new_many(session, customers, [{"customer_id": customer_id} for customer_id in sorted(set(customer_ids))])
 
 
-async def record_refund(session: AsyncSession, customer_id: str, *, refund_id: str, purchase_id: str, amount: str,
-                        purchase_occurred_at: datetime, occurred_at: datetime) -> None:
+def purchase_line(customer_id: str, *, purchase_id: str, amount: str, occurred_at: datetime) -> dict:
+    return {"kind": "purchase", "line_id": purchase_id, "customer_id": customer_id, "purchase_id": purchase_id,
+            "day": purchase_day(occurred_at), "units": to_units(amount), "occurred_at": occurred_at}
+
+
+def refund_line(customer_id: str, *, refund_id: str, purchase_id: str, amount: str, purchase_occurred_at: datetime,
+                occurred_at: datetime) -> dict:
     """A refund reduces the amount of its purchase's day (scoring.md §1)."""
-    await insert_new(session, purchase_lines, {
-        "kind": "refund", "line_id": refund_id, "customer_id": customer_id, "purchase_id": purchase_id,
-        "day": purchase_day(purchase_occurred_at), "units": -to_units(amount), "occurred_at": occurred_at,
-    })
+    return {"kind": "refund", "line_id": refund_id, "customer_id": customer_id, "purchase_id": purchase_id,
+            "day": purchase_day(purchase_occurred_at), "units": -to_units(amount), "occurred_at": occurred_at}
 
 
 async def record_answer(session: AsyncSession, customer_id: str, *, kind: str, response_id: str, score: int,
@@ -83,36 +121,80 @@ async def record_answer(session: AsyncSession, customer_id: str, *, kind: str, r
             survey_answers.c.customer_id == customer_id, survey_answers.c.kind == kind).values(**values))
 
 
-async def record_complaint(session: AsyncSession, customer_id: str, *, complaint_id: str, status: str, breached: bool,
-                           changed_at: datetime) -> None:
-    """The complaint's state as of its latest change; its first known change dates its opening."""
-    current = (await session.execute(sa.select(complaints).where(complaints.c.complaint_id == complaint_id))).first()
-    resolved_at = changed_at if status in CLOSED_STATUSES else None
+@dataclass(frozen=True)
+class ComplaintChange:
+    complaint_id: str
+    status: str
+    breached: bool
+    changed_at: datetime
+    first_response_seconds: float | None = None  # once its SLA clock is fulfilled
+    resolution_seconds: float | None = None
+
+
+async def record_complaint(session: AsyncSession, customer_id: str, change: ComplaintChange) -> None:
+    """The complaint's state as of its latest change; its first known change dates its opening; a
+    time the SLA clocks measured is kept, the latest change's winning."""
+    current = (await session.execute(sa.select(complaints).where(complaints.c.complaint_id == change.complaint_id))).first()
+    resolved_at = change.changed_at if change.status in CLOSED_STATUSES else None
+    times = {"first_response_seconds": change.first_response_seconds, "resolution_seconds": change.resolution_seconds}
     if current is None:
         await insert_new(session, complaints, {
-            "complaint_id": complaint_id, "customer_id": customer_id, "status": status, "breached": breached,
-            "opened_at": changed_at, "resolved_at": resolved_at, "changed_at": changed_at,
+            "complaint_id": change.complaint_id, "customer_id": customer_id, "status": change.status,
+            "breached": change.breached, "opened_at": change.changed_at, "resolved_at": resolved_at,
+            "changed_at": change.changed_at, **times,
         })
         return
-    values = {"opened_at": min(current.opened_at or changed_at, changed_at), "breached": current.breached or breached}
-    if changed_at >= current.changed_at:
-        values |= {"status": status, "changed_at": changed_at, "resolved_at": resolved_at or current.resolved_at}
-    await session.execute(sa.update(complaints).where(complaints.c.complaint_id == complaint_id).values(**values))
+    newer = change.changed_at >= current.changed_at
+    values = {"opened_at": min(current.opened_at or change.changed_at, change.changed_at),
+              "breached": current.breached or change.breached}
+    for name, measured in times.items():
+        known = getattr(current, name)
+        values[name] = (measured if measured is not None else known) if newer else (known if known is not None else measured)
+    if newer:
+        values |= {"status": change.status, "changed_at": change.changed_at, "resolved_at": resolved_at or current.resolved_at}
+    await session.execute(sa.update(complaints).where(complaints.c.complaint_id == change.complaint_id).values(**values))
 
 
-async def record_interaction(session: AsyncSession, customer_id: str, *, occurred_at: datetime) -> None:
-    row = customers.c
-    await session.execute(sa.update(customers).where(row.customer_id == customer_id).values(
-        interactions=row.interactions + 1,
-        last_interaction_at=sa.case((row.last_interaction_at.is_(None), occurred_at),
-                                    (row.last_interaction_at < occurred_at, occurred_at), else_=row.last_interaction_at),
-    ))
+@dataclass
+class Contacts:
+    """A customer's interactions and feedback gathered from a batch, added to the stored counts at once."""
+
+    interactions: int = 0
+    last_interaction_at: datetime | None = None
+    feedback_received: int = 0
+    negative_feedback: int = 0
+
+    def interaction(self, occurred_at: datetime) -> None:
+        self.interactions += 1
+        self.interaction_seen(occurred_at)
+
+    def feedback(self, *, negative: bool) -> None:
+        self.feedback_received += 1
+        self.negative_feedback += int(negative)
+
+    def add(self, other: "Contacts") -> None:
+        self.interactions += other.interactions
+        if other.last_interaction_at is not None:
+            self.interaction_seen(other.last_interaction_at)
+        self.feedback_received += other.feedback_received
+        self.negative_feedback += other.negative_feedback
+
+    def interaction_seen(self, occurred_at: datetime) -> None:
+        self.last_interaction_at = max(self.last_interaction_at or occurred_at, occurred_at)
 
 
-async def record_feedback(session: AsyncSession, customer_id: str, *, negative: bool) -> None:
-    row = customers.c
-    await session.execute(sa.update(customers).where(row.customer_id == customer_id).values(
-        feedback_received=row.feedback_received + 1, negative_feedback=row.negative_feedback + int(negative)))
+async def add_contacts(session: AsyncSession, contacts: dict[str, Contacts]) -> None:
+    if not contacts:
+        return
+    row, latest = customers.c, sa.bindparam("b_last", type_=customers.c.last_interaction_at.type)
+    await session.execute(sa.update(customers).where(row.customer_id == sa.bindparam("b_customer")).values(
+        interactions=row.interactions + sa.bindparam("b_interactions"),
+        last_interaction_at=sa.case((row.last_interaction_at.is_(None), latest), (row.last_interaction_at < latest, latest),
+                                    else_=row.last_interaction_at),
+        feedback_received=row.feedback_received + sa.bindparam("b_feedback"),
+        negative_feedback=row.negative_feedback + sa.bindparam("b_negative"),
+    ), [{"b_customer": customer_id, "b_interactions": c.interactions, "b_last": c.last_interaction_at,
+         "b_feedback": c.feedback_received, "b_negative": c.negative_feedback} for customer_id, c in sorted(contacts.items())])
 
 
 async def merge(session: AsyncSession, *, survivor: str, duplicate: str) -> None:
@@ -122,13 +204,12 @@ async def merge(session: AsyncSession, *, survivor: str, duplicate: str) -> None
         await session.execute(sa.update(table).where(table.c.customer_id == duplicate).values(customer_id=survivor))
     await _merge_latest_answers(session, survivor=survivor, duplicate=duplicate)
     old = (await session.execute(sa.select(customers).where(customers.c.customer_id == duplicate))).one()
+    # The latest interaction moves too, so that the result does not depend on the merge's place among them.
+    await add_contacts(session, {survivor: Contacts(old.interactions, old.last_interaction_at, old.feedback_received,
+                                                    old.negative_feedback)})
     row = customers.c
-    await session.execute(sa.update(customers).where(row.customer_id == survivor).values(
-        interactions=row.interactions + old.interactions, feedback_received=row.feedback_received + old.feedback_received,
-        negative_feedback=row.negative_feedback + old.negative_feedback,
-    ))
     await session.execute(sa.update(customers).where(row.customer_id == duplicate).values(
-        merged_into=survivor, interactions=0, feedback_received=0, negative_feedback=0))
+        merged_into=survivor, interactions=0, last_interaction_at=None, feedback_received=0, negative_feedback=0))
     # Customers merged into the duplicate before now follow it to the survivor.
     await session.execute(sa.update(customers).where(row.merged_into == duplicate).values(merged_into=survivor))
 
@@ -147,12 +228,19 @@ async def mark_erased(session: AsyncSession, customer_id: str, *, erased_at: dat
 
 
 async def load_facts(session: AsyncSession, customer_id: str) -> CustomerFacts:
-    lines = (await session.execute(sa.select(purchase_lines.c.day, purchase_lines.c.units)
-                                   .where(purchase_lines.c.customer_id == customer_id))).all()
-    answers = (await session.execute(sa.select(survey_answers).where(survey_answers.c.customer_id == customer_id))).all()
-    complaint_rows = (await session.execute(sa.select(complaints).where(complaints.c.customer_id == customer_id))).all()
-    return CustomerFacts(
-        purchase_lines=[(row.day, row.units) for row in lines],
-        answers={row.kind: Answer(row.score, row.answered_at) for row in answers},
-        complaints=[Complaint(row.status, row.breached, row.opened_at) for row in complaint_rows],
-    )
+    return (await load_facts_of(session, [customer_id]))[customer_id]
+
+
+async def load_facts_of(session: AsyncSession, customer_ids: list[str]) -> dict[str, CustomerFacts]:
+    """Every named customer's facts, a few queries per thousand customers."""
+    lines, answers, complaint_rows = defaultdict(list), defaultdict(dict), defaultdict(list)
+    for chunk in chunks(customer_ids):
+        for row in await session.execute(sa.select(purchase_lines.c.customer_id, purchase_lines.c.day, purchase_lines.c.units)
+                                         .where(purchase_lines.c.customer_id.in_(chunk))):
+            lines[row.customer_id].append((row.day, row.units))
+        for row in await session.execute(sa.select(survey_answers).where(survey_answers.c.customer_id.in_(chunk))):
+            answers[row.customer_id][row.kind] = Answer(row.score, row.answered_at)
+        for row in await session.execute(sa.select(complaints).where(complaints.c.customer_id.in_(chunk))):
+            complaint_rows[row.customer_id].append(Complaint(row.status, row.breached, row.opened_at))
+    return {customer_id: CustomerFacts(purchase_lines=lines[customer_id], answers=answers[customer_id],
+                                       complaints=complaint_rows[customer_id]) for customer_id in customer_ids}

@@ -69,6 +69,9 @@ complaints = sa.Table(
     sa.Column("opened_at", UTCDateTime(), nullable=True),
     sa.Column("resolved_at", UTCDateTime(), nullable=True),
     sa.Column("changed_at", UTCDateTime(), nullable=False),
+    # As the SLA clocks counted them (business time, pauses left out): scoring_0002.
+    sa.Column("first_response_seconds", sa.Float(), nullable=True),
+    sa.Column("resolution_seconds", sa.Float(), nullable=True),
 )
 
 # The current score of every customer.

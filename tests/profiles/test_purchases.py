@@ -25,6 +25,14 @@ async def test_a_purchase_is_recorded_once_per_order(profiles, customer):
     assert event.data["amount"] == "128.50" and event.subject == customer["id"]
 
 
+async def test_a_new_purchase_is_answered_as_it_is_stored(profiles, customer):
+    created = await profiles.client.post("/v1/purchases", json=purchase(customer, channel="web"), headers=profiles.auth())
+    stored = await profiles.client.get(f"/v1/purchases/{created.json()['id']}", headers=profiles.auth())
+    again = await profiles.client.post("/v1/purchases", json=purchase(customer, channel="web"), headers=profiles.auth())
+    assert created.json() == stored.json() == again.json()
+    assert created.json()["occurred_at"] in ("2026-03-01T02:00:00Z", "2026-03-01T02:00:00+00:00")
+
+
 async def test_the_same_order_with_another_amount_is_a_conflict(profiles, customer):
     await profiles.client.post("/v1/purchases", json=purchase(customer), headers=profiles.auth())
     conflict = await profiles.client.post("/v1/purchases", json=purchase(customer, amount="1.00"), headers=profiles.auth())

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from services.common.catalog import CustomerErased, CustomerMerged, SurveyResponded
+from services.common.catalog import (
+    ComplaintOpened, ComplaintResolved, ComplaintUpdated, CustomerErased, CustomerMerged, SlaMetricSnapshot, SurveyResponded,
+)
 from services.common.clock import ManualClock
 from services.scoring.models import purchase_lines
 from services.scoring.scores.scorecard import day_number, moment_of
@@ -99,6 +101,33 @@ async def test_the_period_report_as_json_and_csv(scoring):
     backwards = await scoring.client.get("/v1/reports/summary", params={"from": period["to"], "to": period["from"]},
                                          headers=scoring.auth())
     assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "to"
+
+
+def complaint(kind, complaint_id: str, when: datetime, **measured: float):
+    """A complaint event whose SLA clocks named in `measured` (metric → seconds) are fulfilled."""
+    clocks = [SlaMetricSnapshot(metric=metric, state="fulfilled", breached=False, consumed_seconds=seconds, target_seconds=3600)
+              for metric, seconds in measured.items()]
+    clocks.append(SlaMetricSnapshot(metric="next_response", state="fulfilled", breached=False, consumed_seconds=9, target_seconds=60))
+    return kind(customer_id="r", complaint_id=complaint_id, status="resolved" if kind is ComplaintResolved else "open",
+                priority="high", sla=clocks, changed_at=when)
+
+
+async def test_the_period_report_has_the_median_complaint_response_and_resolution_times(scoring):
+    events = [
+        complaint(ComplaintOpened, "k1", days_ago(10)), complaint(ComplaintUpdated, "k1", days_ago(9), first_response=600),
+        complaint(ComplaintResolved, "k1", days_ago(8), first_response=600, resolution=7200),
+        complaint(ComplaintOpened, "k2", days_ago(7)), complaint(ComplaintUpdated, "k2", days_ago(6), first_response=1800),
+        complaint(ComplaintOpened, "k3", days_ago(5)), complaint(ComplaintUpdated, "k3", days_ago(5), first_response=60),
+        complaint(ComplaintResolved, "k3", days_ago(4), first_response=60, resolution=3600),
+        complaint(ComplaintOpened, "k0", days_ago(60)),  # before the period: counts for nothing
+        complaint(ComplaintResolved, "k0", days_ago(50), first_response=5, resolution=5),
+    ]
+    random.Random(3).shuffle(events)  # the latest change wins whatever the arrival order
+    await deliver(scoring, envelopes(events))
+    period = {"from": (START - timedelta(days=30)).isoformat(), "to": START.isoformat()}
+    report = (await scoring.client.get("/v1/reports/summary", params=period, headers=scoring.auth())).json()
+    assert report["complaints"] == {"opened": 3, "resolved": 2, "sla_compliance": 1.0,
+                                    "median_first_response_seconds": 600, "median_resolution_seconds": 5400}
 
 
 async def test_a_refit_on_the_same_purchases_publishes_nothing_new(scoring):

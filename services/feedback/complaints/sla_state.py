@@ -7,7 +7,7 @@ complaint event, so the alerts service can schedule its timers without calling b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from services.feedback.complaints import lifecycle
@@ -18,6 +18,9 @@ from services.feedback.sla.clocks import MetricClock
 from services.feedback.sla.policies import ComplaintAttributes, Policy, PolicySet
 
 PAUSE_STATES = {lifecycle.WAITING_ON_CUSTOMER: True, lifecycle.WAITING_ON_THIRD_PARTY: False}
+# A redelivered event arrives soon after the first delivery, so the ids of the latest events are
+# enough to recognise it; keeping every id made the stored state grow with each change.
+RECENT_EVENT_IDS = 50
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ class ComplaintSla:
     clocks: tuple[MetricClock, ...]
     last_event_at: datetime
     reopen_count: int = 0
-    applied_event_ids: frozenset[str] = field(default_factory=frozenset)
+    recent_event_ids: tuple[str, ...] = ()  # the latest RECENT_EVENT_IDS applied, oldest first
+    applied_events: int = 0  # how many events made this state (a sequence; it only grows)
 
     def clock(self, metric: str) -> MetricClock | None:
         return next((c for c in self.clocks if c.metric == metric), None)
@@ -112,7 +116,8 @@ class ComplaintSla:
             "clocks": [c.to_dict() for c in self.clocks],
             "last_event_at": self.last_event_at.isoformat(),
             "reopen_count": self.reopen_count,
-            "applied_event_ids": sorted(self.applied_event_ids),
+            "recent_event_ids": list(self.recent_event_ids),
+            "applied_events": self.applied_events,
         }
 
     @classmethod
@@ -126,8 +131,16 @@ class ComplaintSla:
             clocks=tuple(MetricClock.from_dict(c) for c in d["clocks"]),
             last_event_at=datetime.fromisoformat(d["last_event_at"]),
             reopen_count=d["reopen_count"],
-            applied_event_ids=frozenset(d["applied_event_ids"]),
+            **_applied(d),
         )
+
+
+def _applied(d: dict) -> dict:
+    if "applied_events" in d:
+        return {"recent_event_ids": tuple(d["recent_event_ids"]), "applied_events": d["applied_events"]}
+    # A state stored before the bound kept every id, sorted: ids are UUIDv7, so the last are the latest.
+    every = d["applied_event_ids"]
+    return {"recent_event_ids": tuple(every[-RECENT_EVENT_IDS:]), "applied_events": len(every)}
 
 
 def event_payload(sla: ComplaintSla, context: SlaContext) -> list[dict]:
@@ -167,19 +180,21 @@ def open_complaint(event: ComplaintOpened, context: SlaContext) -> ComplaintSla:
         policy_version=policy.version,
         clocks=clocks,
         last_event_at=event.at,
-        applied_event_ids=frozenset({event.event_id}),
+        recent_event_ids=(event.event_id,),
+        applied_events=1,
     )
 
 
 def apply_event(sla: ComplaintSla, event, context: SlaContext) -> ComplaintSla:
-    """Apply one event. A repeated event id changes nothing; a late event counts at the latest
-    time already applied, so clocks never run backwards."""
-    if event.event_id in sla.applied_event_ids:
+    """Apply one event. A repeat of one of the latest RECENT_EVENT_IDS events changes nothing; a
+    late event counts at the latest time already applied, so clocks never run backwards."""
+    if event.event_id in sla.recent_event_ids:
         return sla
     at = max(as_utc(event.at), sla.last_event_at)
     sla = observe(sla, at)
     sla = _HANDLERS[type(event)](sla, event, context, at)
-    return replace(sla, last_event_at=at, applied_event_ids=sla.applied_event_ids | {event.event_id})
+    recent = (*sla.recent_event_ids, event.event_id)[-RECENT_EVENT_IDS:]
+    return replace(sla, last_event_at=at, recent_event_ids=recent, applied_events=sla.applied_events + 1)
 
 
 def observe(sla: ComplaintSla, at: datetime) -> ComplaintSla:
@@ -326,3 +341,37 @@ def recompute_for_calendar(
     for (n, m), clock in zip(places, moved):
         clocks[n][m] = clock
     return [evolve(sla, clocks=tuple(clocks[n])) if n in clocks else sla for n, sla in enumerate(slas)]
+
+
+def recompute_versions(
+    slas: list[ComplaintSla], old: SlaContext, new: SlaContext, at: datetime, *, calendar: str | None
+) -> list[ComplaintSla]:
+    """Every complaint moved from the `old` versions to the `new`, consumed time kept: a changed
+    calendar in one batch, a new policy set by re-matching each. An untouched state comes back as is."""
+    if calendar is not None:
+        return recompute_for_calendar(slas, old.calendars[calendar], new.calendars[calendar], at)
+    return [rematch(sla, old, new, at) for sla in slas]
+
+
+def deadlines_moved(before: ComplaintSla, after: ComplaintSla, old: SlaContext, new: SlaContext, at: datetime) -> bool:
+    """Whether a recompute changed what the alerts service times by (deadlines, states, breaches,
+    targets, policy, warning moments ahead); consumed time settled up to `at` alone does not count,
+    nor does a deadline that passed before `at` (the alerts service has its timer for that)."""
+    observed = [sla_clocks.observe(c, at) for c in before.clocks]
+    if before.policy_id != after.policy_id or _deadlines(observed) != _deadlines(after.clocks):
+        return True
+    return _warnings_ahead(before, old, at) != _warnings_ahead(after, new, at)
+
+
+def _deadlines(clocks) -> list[tuple]:
+    return [(c.metric, c.instance, c.state, c.breached, c.due_at, c.original_due_at, c.target_seconds) for c in clocks]
+
+
+def _warnings_ahead(sla: ComplaintSla, context: SlaContext, at: datetime) -> list[list[datetime]]:
+    policy = _policy(sla, context)
+    moments = []
+    for clock in sla.clocks:
+        target = policy.target(clock.metric, sla.attributes.priority)
+        thresholds = [w.consumed_at_warning(clock.target_seconds) for w in target.warnings] if target else []
+        moments.append(sla_clocks.warning_times(clock, thresholds, context.calendar(clock), at) if thresholds else [])
+    return moments

@@ -7,7 +7,7 @@ the state and never goes back to False: a late fulfilment stays late.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from datetime import datetime
 
 import numpy as np
@@ -51,24 +51,28 @@ class MetricClock:
     def remaining_seconds(self) -> float:
         return max(0, self.target_seconds - self.consumed_seconds)
 
+    # Both directions are written out field by field: a new calendar version stores and reads
+    # back every open complaint's clocks, and the generic forms were a good part of that time.
     def to_dict(self) -> dict:
-        return {name: _plain(getattr(self, name)) for name in _FIELDS}
+        d = {name: getattr(self, name) for name in _FIELDS}
+        for name in _TIME_FIELDS:
+            if d[name] is not None:
+                d[name] = d[name].isoformat()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> MetricClock:
-        return cls(**{name: _parse(name, d.get(name)) for name in _FIELDS})
+        values = {name: d.get(name, _DEFAULTS.get(name)) for name in _FIELDS}
+        for name in _TIME_FIELDS:
+            if values[name] is not None:
+                values[name] = datetime.fromisoformat(values[name])
+        return evolve(_TEMPLATE, **values)
 
 
 _FIELDS = tuple(MetricClock.__dataclass_fields__)
-_TIME_FIELDS = {"started_at", "marked_at", "due_at", "original_due_at", "breached_at", "fulfilled_at"}
-
-
-def _plain(value):
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _parse(name: str, value):
-    return datetime.fromisoformat(value) if name in _TIME_FIELDS and value is not None else value
+_TIME_FIELDS = ("started_at", "marked_at", "due_at", "original_due_at", "breached_at", "fulfilled_at")
+_DEFAULTS = {name: f.default for name, f in MetricClock.__dataclass_fields__.items() if f.default is not MISSING}
+_TEMPLATE = MetricClock("", 0, "", 0, "", 0, datetime.min, datetime.min)  # from_dict fills in every field
 
 
 def start_clock(metric: str, target_seconds: float, calendar: BusinessCalendar, at: datetime, instance: int = 1):

@@ -113,21 +113,30 @@ def summarise(lines: list[tuple[int, int]], *, as_of_day: float) -> CustomerSumm
 
 
 def predict(calibration: Calibration, summary: CustomerSummary) -> Predictions:
-    x, t_x, T, m = summary.frequency, summary.recency, summary.T, summary.monetary
-    point = _predict(calibration, calibration.params, calibration.order_value_params, x, t_x, T, m)
-    interval = None
+    return predict_many(calibration, [summary])[0]
+
+
+def predict_many(calibration: Calibration, summaries: list[CustomerSummary]) -> list[Predictions]:
+    """Vectorised over the customers; the CLV interval takes one pass per parameter draw."""
+    if not summaries:
+        return []
+    x, t_x, T, m = (np.array([getattr(s, name) for s in summaries], dtype=float) for name in ("frequency", "recency", "T", "monetary"))
+    p_alive, expected, order_value, clv = _predict(calibration, calibration.params, calibration.order_value_params, x, t_x, T, m)
+    low = high = None
     if calibration.purchase_draws is not None and calibration.order_value_draws is not None:
-        clv_draws = _predict(calibration, calibration.purchase_draws.T, calibration.order_value_draws.T, x, t_x, T, m)[3]
-        low, high = np.quantile(clv_draws, [INTERVAL_TAIL, 1 - INTERVAL_TAIL])
-        interval = (float(low), float(high))
-    p_alive, expected, order_value, clv = point
-    return Predictions(float(p_alive), {h: float(v) for h, v in expected.items()}, float(order_value), float(clv), interval)
+        clv_draws = np.stack([_predict(calibration, purchase, value, x, t_x, T, m)[3]
+                              for purchase, value in zip(calibration.purchase_draws, calibration.order_value_draws)])
+        low, high = np.quantile(clv_draws, [INTERVAL_TAIL, 1 - INTERVAL_TAIL], axis=0)
+    return [
+        Predictions(float(p_alive[i]), {h: float(v[i]) for h, v in expected.items()}, float(order_value[i]), float(clv[i]),
+                    None if low is None else (float(low[i]), float(high[i])))
+        for i in range(len(summaries))
+    ]
 
 
 def _predict(calibration: Calibration, params, order_value_params, x, t_x, T, m):
-    """Vectorised over parameter draws when the parameters are arrays of draws."""
+    """Each number per customer, for one set of parameters."""
     model = calibration.model
-    x, t_x, T, m = (np.array([v], dtype=float) for v in (x, t_x, T, m))
     p_alive = model.p_alive(params, x, t_x, T)
     expected = {h: model.expected_purchases(params, float(h), x, t_x, T) for h in HORIZONS_DAYS}
     order_value = gamma_gamma.expected_order_value(order_value_params, x, m)
@@ -137,8 +146,7 @@ def _predict(calibration: Calibration, params, order_value_params, x, t_x, T, m)
 
     clv = customer_lifetime_value(purchases, x, t_x, T, order_value,
                                   months=calibration.months, monthly_discount=calibration.monthly_discount)
-    squeeze = np.squeeze
-    return squeeze(p_alive), {h: squeeze(v) for h, v in expected.items()}, squeeze(order_value), squeeze(clv)
+    return p_alive, expected, order_value, clv
 
 
 def percentile_in(grid: np.ndarray, clv: float) -> float | None:
@@ -220,6 +228,38 @@ def score_customer(facts: CustomerFacts, *, calibration: Calibration, standard: 
                    previous_stage: str = PROSPECT, purchased: bool = False) -> Scorecard:
     summary = summarise(facts.purchase_lines, as_of_day=math.floor(day_number(as_of)))
     predictions = None if summary is None else predict(calibration, summary)
+    return _scorecard(facts, summary, predictions, calibration=calibration, standard=standard, as_of=as_of,
+                      previous_stage=previous_stage, purchased=purchased)
+
+
+@dataclass(frozen=True)
+class StoredCard:
+    """What the stored card of a customer said, as far as the next card depends on it."""
+
+    stage: str = PROSPECT
+    last_purchase_day: int | None = None
+
+
+def score_customers(customers: list[tuple[CustomerFacts, StoredCard]], *, calibration: Calibration,
+                    standard: EvaluationStandard, as_of: datetime) -> list[Scorecard]:
+    """Many customers at once, the predictions vectorised; a new latest purchase period counts as
+    a purchase for the stage (from at_risk or churned, a reactivation)."""
+    as_of_day = math.floor(day_number(as_of))
+    summaries = [summarise(facts.purchase_lines, as_of_day=as_of_day) for facts, _ in customers]
+    buyers = [i for i, summary in enumerate(summaries) if summary is not None]
+    predictions = dict(zip(buyers, predict_many(calibration, [summaries[i] for i in buyers])))
+    cards = []
+    for i, (facts, stored) in enumerate(customers):
+        summary = summaries[i]
+        purchased = summary is not None and (stored.last_purchase_day is None or summary.last_day > stored.last_purchase_day)
+        cards.append(_scorecard(facts, summary, predictions.get(i), calibration=calibration, standard=standard, as_of=as_of,
+                                previous_stage=stored.stage, purchased=purchased))
+    return cards
+
+
+def _scorecard(facts: CustomerFacts, summary: CustomerSummary | None, predictions: Predictions | None, *,
+               calibration: Calibration, standard: EvaluationStandard, as_of: datetime, previous_stage: str,
+               purchased: bool) -> Scorecard:
     clv = None if predictions is None else predictions.clv
     percentile = None if clv is None else percentile_in(calibration.clv_grid, clv)
     health = health_score(signals_of(facts, summary, predictions, percentile, as_of), standard)

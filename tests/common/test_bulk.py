@@ -1,0 +1,57 @@
+"""Bulk rows (COPY on PostgreSQL) join the caller's transaction, fill server defaults, and fail as
+an INSERT would, so that `write()` still runs a lost race again."""
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from services.common.bulk import COPY_FROM_ROWS, insert_rows
+from services.common.database import COMMON_MIGRATIONS, Database
+from services.common.delivery_tables import outbox
+from services.common.outbox import outbox_rows
+from services.common.transactions import UNIQUE_VIOLATION, sqlstate
+from tests.common.test_delivery import TOPICS, recorded
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def database(postgres_server):
+    database = Database(postgres_server.create_database("bulk_rows"), migrations=[COMMON_MIGRATIONS / "versions"])
+    await database.migrate()
+    yield database
+    await database.dispose()
+
+
+def rows(count: int) -> list[dict]:
+    return outbox_rows([(recorded(f"o-{number}"), TOPICS.purchases) for number in range(count)])
+
+
+async def stored(database: Database) -> list:
+    async with database.sessions() as session:
+        return (await session.execute(sa.select(outbox.c.key, outbox.c.headers, outbox.c.txid, outbox.c.created_at).order_by(outbox.c.id))).all()
+
+
+async def test_rows_go_in_the_callers_transaction_with_server_defaults(database):
+    written = rows(COPY_FROM_ROWS)
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as session:
+            await insert_rows(session, outbox, written)  # the first statement of its transaction
+            raise RuntimeError("roll back")
+    assert await stored(database) == []
+    async with database.transaction() as session:
+        await insert_rows(session, outbox, written)
+    saved = await stored(database)
+    assert [row.key for row in saved] == [row["key"] for row in written]
+    assert saved[0].headers == written[0]["headers"] and saved[0].created_at == written[0]["created_at"]
+    assert len({row.txid for row in saved}) == 1 and saved[0].txid is not None
+
+
+async def test_a_duplicate_fails_as_a_unique_violation(database):
+    written = rows(COPY_FROM_ROWS)
+    async with database.transaction() as session:
+        await insert_rows(session, outbox, written)
+    with pytest.raises(DBAPIError) as raised:
+        async with database.transaction() as session:
+            await insert_rows(session, outbox, written)
+    assert sqlstate(raised.value) == UNIQUE_VIOLATION
