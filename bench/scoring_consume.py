@@ -51,6 +51,13 @@ async def applied(scoring) -> int:
     return (await scoring.client.get("/v1/stats", headers=scoring.auth())).json()["events_applied"]
 
 
+def refit_outcome(answer) -> str:
+    body = answer.json()
+    if answer.status_code != 200:
+        return f"{answer.status_code} {body.get('title')}: {body.get('detail')}"
+    return (body.get("in_use") or {}).get("status", "priors (no calibration in use)")
+
+
 async def run(arguments, database_url: str, bootstrap: str, folder: Path) -> dict:
     messages = purchase_messages(arguments.customers, arguments.purchases)
     await produce(bootstrap, messages)
@@ -73,7 +80,7 @@ async def run(arguments, database_url: str, bootstrap: str, folder: Path) -> dic
         "scoring_seconds": round(consumed, 2), "scoring_events_per_second": round(rate),
         "aiokafka_read_seconds": round(raw, 2), "aiokafka_events_per_second": round(raw_rate),
         "ratio": round(rate / raw_rate, 4),
-        "refit_and_rescore_seconds": round(refit_seconds, 2), "refit_status": refit.json()["in_use"]["status"],
+        "refit_and_rescore_seconds": round(refit_seconds, 2), "refit_answer": refit_outcome(refit),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "load_average": [round(value, 2) for value in os.getloadavg()],
     }

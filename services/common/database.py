@@ -21,7 +21,8 @@ _UPGRADE_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lo
 
 
 def _json_text(value) -> str:
-    return orjson.dumps(value).decode()
+    # The models' numbers may be numpy's (fits, predictions): the standard library wrote them as floats.
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 # JSON columns (the outbox's headers, timer payloads) by orjson: a batch writes thousands of them.
