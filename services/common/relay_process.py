@@ -19,9 +19,12 @@ from services.common.database import Database
 from services.common.observability import ServiceMetrics, configure_logging
 from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
+from services.common.shutdown import bounded_step
 
 log = logging.getLogger(__name__)
 PARENT_CHECK_SECONDS = 0.5
+STOP_SECONDS = 15.0
+ORPHAN_STOP_SECONDS = 2.0
 # No commit of this process wakes its relay, so it looks this often at most when idle (one indexed
 # query of the unsent rows; the API processes' commits cannot reach it).
 IDLE_POLL_SECONDS = 0.1
@@ -39,18 +42,21 @@ async def relay_until_stopped(service: str, settings: Settings, parent: int) -> 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     task = asyncio.create_task(relay.run(), name=f"{service}:outbox")
+    orphaned = False
     try:
-        while not stop.is_set() and not task.done() and os.getppid() == parent:
+        while not stop.is_set() and not task.done() and not orphaned:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=PARENT_CHECK_SECONDS)
             except TimeoutError:
-                pass
+                orphaned = os.getppid() != parent
     finally:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await relay.close()
-        await bus.stop()
-        await database.dispose()
+        await bounded_step("relay task", asyncio.gather(task, return_exceptions=True), service, STOP_SECONDS)
+        # An orphan does not wait to flush: what it has not marked sent, the restarted service sends.
+        seconds = ORPHAN_STOP_SECONDS if orphaned else STOP_SECONDS
+        await bounded_step("outbox relay", relay.close(), service, seconds)
+        await bounded_step("bus", bus.stop(), service, seconds)
+        await bounded_step("database", database.dispose(), service, seconds)
 
 
 def main(service: str) -> None:

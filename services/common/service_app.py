@@ -32,6 +32,7 @@ from services.common.offload import Offloader
 from services.common.oidc import OidcVerifier
 from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
+from services.common.shutdown import bounded_step
 from services.common.timers import TimerHandler, TimerService
 
 log = logging.getLogger(__name__)
@@ -145,12 +146,12 @@ def build_service_app(spec: ServiceSpec, platform: Platform) -> FastAPI:
         finally:
             for task in tasks:
                 task.cancel()
-            await _bounded("background tasks", asyncio.gather(*tasks, return_exceptions=True), spec.name)
-            await _bounded("jobs", context.jobs.stop(), spec.name)
-            await _bounded("bus", platform.bus.stop(), spec.name)
-            await _bounded("outbox relay", relay.close(), spec.name)
+            await bounded_step("background tasks", asyncio.gather(*tasks, return_exceptions=True), spec.name)
+            await bounded_step("jobs", context.jobs.stop(), spec.name)
+            await bounded_step("bus", platform.bus.stop(), spec.name)
+            await bounded_step("outbox relay", relay.close(), spec.name)
             context.offload.close()
-            await _bounded("database", database.dispose(), spec.name)
+            await bounded_step("database", database.dispose(), spec.name)
 
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None)
@@ -181,14 +182,6 @@ def _inbox_purge(settings: Settings) -> JobSpec:
             log.info("purged %d inbox ids", purged, extra={"service": context.service})
 
     return JobSpec(name="inbox-purge", every_seconds=settings.inbox_purge_seconds, run=purge)
-
-
-async def _bounded(step: str, work, service: str, seconds: float = 15.0) -> None:
-    """A shutdown step that hangs (a connection that never answers) must not keep the process up."""
-    try:
-        await asyncio.wait_for(work, timeout=seconds)
-    except TimeoutError:
-        log.warning("shutdown: %s did not finish within %s s", step, seconds, extra={"service": service})
 
 
 def _operations_router(service: str) -> APIRouter:

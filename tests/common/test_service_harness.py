@@ -31,7 +31,7 @@ async def test_the_embedded_stack_runs_all_four_on_one_bus(tmp_path):
 async def test_readiness_does_not_wait_for_a_writer_holding_the_sqlite_lock(tmp_path):
     async with service_harness("scoring", settings_for_tests(tmp_path)) as harness:
         database_file = harness.database.url.split("///", 1)[-1]
-        writer = sqlite3.connect(database_file, isolation_level=None)
+        writer = sqlite3.connect(database_file, isolation_level=None, timeout=30)
         writer.execute("BEGIN IMMEDIATE")  # a long write, as a backlog being applied holds it
         try:
             ready = await asyncio.wait_for(harness.client.get("/readyz"), timeout=5)
