@@ -20,7 +20,7 @@ from services.common.data_dir import DataDirInUse, claimed
 from tests.harness import SERVICES, embedded_harness, settings_for_tests
 from tests.integration.kafka_tools import eventually
 from tests.integration.service_process import EmbeddedProcess
-from tests.integration.streams import stream_batches
+from tests.integration.streams import PurchaseStream
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("secrets.json", "feedback-secrets.json", "alerts-secrets.json")
@@ -246,23 +246,17 @@ async def test_pulse_backup_of_a_running_pulse_run_restores_and_the_stack_starts
     stack.start()
     try:
         key = (data / "admin-api-key").read_text().strip()
-        async with httpx.AsyncClient(base_url=stack.url, headers={"Authorization": f"Bearer {key}"}) as client:
-            customer_id = (await client.post("/v1/customers", json={"name": "孙悟空"})).json()["id"]
-        acknowledged: set[str] = set()
-        stop = asyncio.Event()
-        writers = [asyncio.create_task(stream_batches(stack.url, key, customer_id, acknowledged, stop, worker=worker, batch=50))
-                   for worker in range(2)]
-        while len(acknowledged) < 200:
+        stream = await PurchaseStream(stack.url, key, batch=50).start()
+        while len(stream.acknowledged) < 200:
             await asyncio.sleep(0.05)
-        before_backup = set(acknowledged)
+        before_backup = set(stream.acknowledged)
         taken = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.cli", "backup", "--out", str(backup),
                                                      cwd=ROOT, env=os.environ | {"PULSE_DATA_DIR": str(data)},
                                                      stderr=asyncio.subprocess.PIPE)
         _, errors = await taken.communicate()
         assert taken.returncode == 0, errors.decode()
         assert "running" in one_line_error(await asyncio.to_thread(pulse, "restore", str(backup), PULSE_DATA_DIR=str(data)))
-        stop.set()
-        await asyncio.gather(*writers)
+        await stream.stop()
     finally:
         stack.stop()
 
@@ -277,7 +271,7 @@ async def test_pulse_backup_of_a_running_pulse_run_restores_and_the_stack_starts
     again.start(timeout=240)  # scoring re-scores what the restored outboxes send again
     try:
         async with httpx.AsyncClient(base_url=again.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
-            customer = await client.get(f"/v1/customers/{customer_id}")
+            customer = await client.get(f"/v1/customers/{stream.customer_id}")
         assert customer.status_code == 200 and customer.json()["name"] == "孙悟空"
         for offset in (1, 2, 3):  # feedback, scoring, alerts beside profiles
             assert await eventually(lambda port=again.port + offset: ready(port), timeout=180)

@@ -22,5 +22,27 @@ async def stream_batches(url: str, key: str, customer_id: str, acknowledged: set
                                     if result["status"] == "created")
 
 
+class PurchaseStream:
+    """A new customer, and two writers streaming batches of purchases for them until stopped."""
+
+    def __init__(self, url: str, key: str, *, batch: int, name: str = "孙悟空"):
+        self.url, self.key, self.batch, self.name = url, key, batch, name
+        self.acknowledged: set[str] = set()
+        self.customer_id: str | None = None
+        self._stop = asyncio.Event()
+        self._writers: list[asyncio.Task] = []
+
+    async def start(self) -> "PurchaseStream":
+        async with httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}) as client:
+            self.customer_id = (await client.post("/v1/customers", json={"name": self.name})).json()["id"]
+        self._writers = [asyncio.create_task(stream_batches(self.url, self.key, self.customer_id, self.acknowledged, self._stop,
+                                                            worker=worker, batch=self.batch)) for worker in range(2)]
+        return self
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._writers)
+
+
 async def at_least(collection, size: int) -> bool:
     return len(collection) >= size

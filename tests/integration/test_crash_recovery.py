@@ -1,10 +1,8 @@
 """`kill -9` of the profiles process in the middle of a stream of batch writes loses nothing
 acknowledged and counts nothing twice, in the database and downstream."""
 
-import asyncio
 import os
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
@@ -12,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.integration.kafka_tools import eventually, read_topics
 from tests.integration.service_process import ServiceProcess
-from tests.integration.streams import at_least, stream_batches
+from tests.integration.streams import PurchaseStream, at_least
 from tests.integration.tally import Tally
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -35,16 +33,11 @@ async def test_kill_9_during_batch_writes_loses_no_acknowledged_purchase_and_cou
     service.start()
     try:
         await tally.start()
-        async with httpx.AsyncClient(base_url=service.url, headers={"Authorization": f"Bearer {key}"}) as client:
-            customer_id = (await client.post("/v1/customers", json={"name": "孙悟空"})).json()["id"]
-        acknowledged: set[str] = set()
-        stop = asyncio.Event()
-        writers = [asyncio.create_task(stream_batches(service.url, key, customer_id, acknowledged, stop, worker=worker, batch=BATCH)) for worker in range(2)]
-        assert await eventually(lambda: at_least(acknowledged, 5 * BATCH), timeout=60)
+        stream = await PurchaseStream(service.url, key, batch=BATCH).start()
+        assert await eventually(lambda: at_least(stream.acknowledged, 5 * BATCH), timeout=60)
         service.kill()
-        stop.set()
-        await asyncio.gather(*writers)
-        acknowledged_at_kill = set(acknowledged)
+        await stream.stop()
+        acknowledged_at_kill = set(stream.acknowledged)
 
         service.start()
         stored = await _stored_orders(database_url)

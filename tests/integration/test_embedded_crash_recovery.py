@@ -2,15 +2,12 @@
 acknowledged purchase reaches a consumer group of the stack exactly once, though that group
 subscribes only after the services have started (and their relays have run)."""
 
-import asyncio
-
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.integration.kafka_tools import eventually
 from tests.integration.service_process import EmbeddedProcess
-from tests.integration.streams import at_least, stream_batches
+from tests.integration.streams import PurchaseStream, at_least
 
 BATCH = 50
 STORED = "SELECT order_id, count(*) FROM purchases GROUP BY order_id"
@@ -25,17 +22,11 @@ async def test_kill_9_of_the_embedded_stack_loses_no_acknowledged_purchase_for_a
     stack.start()
     try:
         key = (data_dir / "admin-api-key").read_text().strip()
-        async with httpx.AsyncClient(base_url=stack.url, headers={"Authorization": f"Bearer {key}"}) as client:
-            customer_id = (await client.post("/v1/customers", json={"name": "孙悟空"})).json()["id"]
-        acknowledged: set[str] = set()
-        stop = asyncio.Event()
-        writers = [asyncio.create_task(stream_batches(stack.url, key, customer_id, acknowledged, stop, worker=worker, batch=BATCH))
-                   for worker in range(2)]
-        assert await eventually(lambda: at_least(acknowledged, 10 * BATCH), timeout=60)
+        stream = await PurchaseStream(stack.url, key, batch=BATCH).start()
+        assert await eventually(lambda: at_least(stream.acknowledged, 10 * BATCH), timeout=60)
         stack.kill()
-        stop.set()
-        await asyncio.gather(*writers)
-        acknowledged_at_kill = set(acknowledged)
+        await stream.stop()
+        acknowledged_at_kill = set(stream.acknowledged)
 
         stack.start()
         stored = await _counts(f"sqlite+aiosqlite:///{data_dir / 'profiles.db'}", STORED)

@@ -2,12 +2,10 @@
 each event once by id, in the order written; it ends with its parent, even one killed with -9, and the
 restarted service's relay sends what was left."""
 
-import asyncio
 import json
 import os
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
@@ -17,7 +15,7 @@ from services.common.runner import _start_relay_process
 from services.common.settings import Settings
 from tests.integration.kafka_tools import eventually, read_topics
 from tests.integration.service_process import ServiceProcess
-from tests.integration.streams import at_least, stream_batches
+from tests.integration.streams import PurchaseStream, at_least
 
 BATCH = 100
 
@@ -46,21 +44,15 @@ async def test_the_relay_process_publishes_once_in_order_and_ends_with_its_kille
     service.start()
     try:
         relay_pid = _relay_child(service.process.pid)
-        async with httpx.AsyncClient(base_url=service.url, headers={"Authorization": f"Bearer {key}"}) as client:
-            customer_id = (await client.post("/v1/customers", json={"name": "猪八戒"})).json()["id"]
-        acknowledged: set[str] = set()
-        stop = asyncio.Event()
-        writers = [asyncio.create_task(stream_batches(service.url, key, customer_id, acknowledged, stop, worker=w, batch=BATCH))
-                   for w in range(2)]
-        assert await eventually(lambda: at_least(acknowledged, 5 * BATCH), timeout=60)
+        stream = await PurchaseStream(service.url, key, batch=BATCH, name="猪八戒").start()
+        assert await eventually(lambda: at_least(stream.acknowledged, 5 * BATCH), timeout=60)
         service.kill()
-        stop.set()
-        await asyncio.gather(*writers)
+        await stream.stop()
         assert await eventually(lambda: _ended(relay_pid), timeout=10), "the relay outlived its killed parent"
 
         service.start()
         stored = await _stored_purchases(database_url)
-        assert set(acknowledged) <= set(stored)
+        assert set(stream.acknowledged) <= set(stored)
         records = await read_topics(kafka_bootstrap, [topic], until=lambda r: len({_order_of(x) for x in r}) >= len(stored), timeout=90)
         ids_per_order: dict[str, set[str]] = {}
         for record in records:
