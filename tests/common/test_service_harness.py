@@ -1,9 +1,9 @@
 """Every service's app starts on SQLite and on PostgreSQL, with its own settings and context."""
 
 import asyncio
-import sqlite3
 
 import pytest
+import sqlalchemy as sa
 
 from services.common.context import ServiceContext
 from tests.harness import SERVICES, embedded_harness, service_harness, settings_for_tests
@@ -30,12 +30,8 @@ async def test_the_embedded_stack_runs_all_four_on_one_bus(tmp_path):
 
 async def test_readiness_does_not_wait_for_a_writer_holding_the_sqlite_lock(tmp_path):
     async with service_harness("scoring", settings_for_tests(tmp_path)) as harness:
-        database_file = harness.database.url.split("///", 1)[-1]
-        writer = sqlite3.connect(database_file, isolation_level=None, timeout=30)
-        writer.execute("BEGIN IMMEDIATE")  # a long write, as a backlog being applied holds it
-        try:
+        # A long write, as a backlog being applied holds it: the service's own engine takes the lock.
+        async with harness.database.transaction() as session:
+            await session.execute(sa.text("SELECT 1"))
             ready = await asyncio.wait_for(harness.client.get("/readyz"), timeout=5)
-        finally:
-            writer.execute("ROLLBACK")
-            writer.close()
         assert ready.status_code == 200, ready.text
