@@ -78,30 +78,56 @@ async def run_demo(options: fill.Options, urls: dict[str, str], api_key: str | N
 
 
 async def _fill_and_show(api: PulseApi, options: fill.Options, urls: dict[str, str], console: Console) -> None:
-    began = time.monotonic()
+    clock = PhaseClock()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     run = await fill.prepare(api, options)
     with Progress(*columns, console=console) as bar:
         history = bar.add_task("two years of history (customers)", total=options.customers)
         await fill.send(run, fill.HISTORY, advance=lambda n: bar.advance(history, n))
+        clock.lap("history")
         expected = run.outcome.expected_purchases
         scoring = bar.add_task("scoring learns it (purchases)", total=expected)
         stats = await fill.wait_for_scoring(api, expected, options.customers, options.wait_seconds,
                                             tick=lambda s: bar.update(scoring, completed=min(s["purchases"], expected)))
+        clock.lap("wait for scoring")
         today = bar.add_task("today: complaints and surveys (customers)", total=options.customers)
         await fill.send(run, fill.TODAY, advance=lambda n: bar.advance(today, n))
+        clock.lap("today")
     added = ", ".join(f"{n:,} {kind}" for kind, n in run.outcome.added.items() if n) or "nothing (all there already)"
-    console.print(f"added: {added}; done in {time.monotonic() - began:.0f} s")
+    console.print(f"added: {added}; done in {clock.total():.0f} s")
     if stats["purchases"] < expected:
         console.print(f"[yellow]scoring had applied {stats['purchases']:,} of {expected:,} purchases when the wait ended; "
                       "the figures below grow as it catches up (pulse demo again shows them)[/yellow]")
     if +run.outcome.added:  # nothing new, nothing to refit
         console.print(f"CLV models refitted: {_fit_state(await fill.refit(api))}")
+        clock.lap("refit")
     await asyncio.sleep(2.0)  # the alerts raised by the re-scoring arrive through the bus
     start, end = fill.report_window(run.outcome.anchor, datetime.now(timezone.utc))
     for line in look.describe(await look.gather_sights(api, start, end), urls, start, end):
         console.print(line, highlight=False)
+    clock.lap("summary")
+    console.print(f"time per phase: {clock.describe()}", highlight=False)
     console.print("The stack keeps running: make demo-stop stops what make demo started (Ctrl-C stops make run).")
+
+
+class PhaseClock:
+    """Wall time per phase, and the machine's load average at each phase's end (figures taken on a
+    shared machine mean little without it)."""
+
+    def __init__(self):
+        self.began = self.last = time.monotonic()
+        self.laps: list[tuple[str, float, float]] = []
+
+    def lap(self, phase: str) -> None:
+        now = time.monotonic()
+        self.laps.append((phase, now - self.last, os.getloadavg()[0]))
+        self.last = now
+
+    def total(self) -> float:
+        return time.monotonic() - self.began
+
+    def describe(self) -> str:
+        return "; ".join(f"{phase} {seconds:.0f} s (load {load:.1f})" for phase, seconds, load in self.laps)
 
 
 def _fit_state(status: dict) -> str:

@@ -154,11 +154,17 @@ def _count(outcome: Outcome, kind: str, result: dict) -> None:
     outcome.unchanged[kind] += result["unchanged"] + result["updated"]
 
 
-async def send_customers(api: PulseApi, chunk: Chunk, outcome: Outcome) -> None:
-    """Upserted by external_id: the ids are needed by every later stage, so this runs for any chunk not done."""
+async def send_customers(api: PulseApi, chunk: Chunk, outcome: Outcome, known: dict[str, str]) -> None:
+    """Upserted by external_id: the ids are needed by every later stage, so this runs for any chunk not
+    done, unless this run already upserted the chunk (the history phase before today's): an upsert
+    costs the stack far more than a purchase, so it is not sent twice for ids the run holds."""
+    if all(p.external_id in known for p in chunk.plans):
+        chunk.customer_ids = {p.external_id: known[p.external_id] for p in chunk.plans}
+        return
     result = await api.json("profiles", "POST", "/v1/customers:batch", json={"items": [p.customer_body() for p in chunk.plans]}, keyed=True)
     _count(outcome, "customers", result)
     chunk.customer_ids = {p.external_id: r["id"] for p, r in zip(chunk.plans, result["results"])}
+    known |= chunk.customer_ids
 
 
 async def send_purchases(api: PulseApi, chunk: Chunk, outcome: Outcome) -> None:
@@ -277,6 +283,7 @@ class Run:
     progress: Progress
     survey_ids: dict[str, str]
     outcome: Outcome
+    customer_ids: dict[str, str] = field(default_factory=dict)  # external_id -> id, of every chunk upserted in this run
 
 
 async def prepare(api: PulseApi, options: Options, *, now: datetime | None = None) -> Run:
@@ -313,7 +320,7 @@ async def _send_chunk(run: Run, chunk: Chunk, stages: tuple[str, ...]) -> None:
                "complaints": send_complaints, "surveys": lambda a, c, o: send_surveys(a, c, o, run.survey_ids)}
     todo = [stage for stage in stages if stage not in progress.done(chunk.number)]
     purchases = sum(len(p.purchases) for p in chunk.plans)
-    await send_customers(api, chunk, outcome)
+    await send_customers(api, chunk, outcome, run.customer_ids)
     if {"purchases", "refunds"} & set(todo):  # refunds need the purchases' ids, which sending again gives
         await send_purchases(api, chunk, outcome)
     for stage in todo:

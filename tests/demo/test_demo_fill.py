@@ -43,6 +43,7 @@ async def test_the_demo_fills_a_small_shop_and_a_second_run_adds_nothing(tmp_pat
         there = await what_is_there(api)
 
         assert first.added["customers"] == 60 and there["customers"] == 61  # and the demo's progress record
+        assert first.unchanged["customers"] == 0  # today's phase reuses the ids the history's upsert gave
         assert first.added["purchases"] == there["purchases"] == first.expected_purchases > 60
         assert first.added["refunds"] == there["refunded"] and first.added["interactions"] == there["interactions"]
         assert first.added["complaints"] == sum(there["complaints"].values()) > 0
