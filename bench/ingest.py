@@ -112,9 +112,9 @@ def vegeta_binary() -> str:
 
 
 def cpu_seconds(root: int) -> dict[str, float]:
-    """CPU time (user + system) so far of the service's processes: its relay process, and the rest (the
-    API). A phase's difference, per purchase or request, is the figure to judge a change by on a
-    shared machine, where wall time says as much about the neighbours."""
+    """CPU time so far of the service's processes, user and system apart: its relay process, and the
+    rest (the API). A phase's difference, per purchase or request, is the figure to judge a change by
+    on a shared machine, where wall time says as much about the neighbours."""
     parents, commands, times = {}, {}, {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -123,12 +123,15 @@ def cpu_seconds(root: int) -> dict[str, float]:
         except OSError:
             continue
         parents[stat.parent.name] = fields[1]
-        times[stat.parent.name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    tree, totals = {str(root)}, {"api": 0.0, "relay": 0.0}
+        times[stat.parent.name] = (int(fields[11]), int(fields[12]))
+    tree = {str(root)}
     while grown := {pid for pid, parent in parents.items() if parent in tree} - tree:
         tree |= grown
+    totals = dict.fromkeys(("api_user", "api_system", "relay_user", "relay_system"), 0.0)
     for pid in tree & times.keys():
-        totals["relay" if b"relay_process" in commands[pid] else "api"] += times[pid]
+        kind = "relay" if b"relay_process" in commands[pid] else "api"
+        totals[f"{kind}_user"] += times[pid][0] / os.sysconf("SC_CLK_TCK")
+        totals[f"{kind}_system"] += times[pid][1] / os.sysconf("SC_CLK_TCK")
     return totals
 
 
