@@ -111,6 +111,34 @@ def vegeta_binary() -> str:
     return found
 
 
+def cpu_seconds(root: int) -> dict[str, float]:
+    """CPU time so far of the service's processes, user and system apart: its relay process, and the
+    rest (the API). A phase's difference, per purchase or request, is the figure to judge a change by
+    on a shared machine, where wall time says as much about the neighbours."""
+    parents, commands, times = {}, {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            commands[stat.parent.name] = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parents[stat.parent.name] = fields[1]
+        times[stat.parent.name] = (int(fields[11]), int(fields[12]))
+    tree = {str(root)}
+    while grown := {pid for pid, parent in parents.items() if parent in tree} - tree:
+        tree |= grown
+    totals = dict.fromkeys(("api_user", "api_system", "relay_user", "relay_system"), 0.0)
+    for pid in tree & times.keys():
+        kind = "relay" if b"relay_process" in commands[pid] else "api"
+        totals[f"{kind}_user"] += times[pid][0] / os.sysconf("SC_CLK_TCK")
+        totals[f"{kind}_system"] += times[pid][1] / os.sysconf("SC_CLK_TCK")
+    return totals
+
+
+def cpu_per(before: dict[str, float], after: dict[str, float], count: int, unit: float) -> dict[str, float]:
+    return {kind: round((after[kind] - before[kind]) / count * unit, 2) for kind in before}
+
+
 def load_average() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
@@ -182,15 +210,19 @@ async def run(arguments, postgres_url: str, bootstrap: str, folder: Path) -> dic
             # The same rate for a few seconds first, so that the connection pools have grown.
             warm_up = (await asyncio.to_thread(single_write_latency_vegeta, vegeta, service.url, key, customers,
                                                arguments.rate, 5, "warm-up-single"))["status_codes"].get("201", 0)
+            cpu = cpu_seconds(service.process.pid)
             single = await asyncio.to_thread(single_write_latency_vegeta, vegeta, service.url, key, customers,
                                              arguments.rate, arguments.seconds)
             single["load_average"] = load_average()
+            single["cpu_ms_per_request"] = cpu_per(cpu, cpu_seconds(service.process.pid), single["requests"], 1e3)
             await outbox_drained(client)
             total = arguments.batches * BATCH_SIZE
             raw = await raw_aiokafka_rate(bootstrap, customers, total, f"bench-{suffix}.raw")
             already_on_topic = 2 * BATCH_SIZE + warm_up + single["requests"] - single["failures"]
+            cpu = cpu_seconds(service.process.pid)
             batch = await batch_throughput(client, customers, arguments.batches, bootstrap, topic, already_on_topic=already_on_topic)
             batch["load_average"] = load_average()
+            batch["cpu_us_per_purchase"] = cpu_per(cpu, cpu_seconds(service.process.pid), total, 1e6)
     finally:
         service.stop()
     on_kafka = batch["acknowledged_and_on_kafka_per_second"]

@@ -10,7 +10,6 @@ from services.common.ids import new_id
 from services.common.timeutil import utcnow
 
 CONTENT_TYPE = "application/json"
-CONTENT_TYPE_HEADER = CONTENT_TYPE.encode()
 
 
 @dataclass(frozen=True)
@@ -70,24 +69,33 @@ def to_message(envelope: Envelope, topic: str) -> Message:
     """The CloudEvents Kafka binary mode, written directly: the SDK's event object and its checks cost
     some 20 µs of CPU per event, the largest share of a batch's work. Key and headers are the SDK's
     bytes (tests compare them); the value is the same JSON, compact, by orjson (a tenth of the cost)."""
+    headers = tuple((name, value.encode()) for name, value in envelope_headers(envelope))
+    return Message(topic=topic, key=envelope.subject.encode(), value=event_value(envelope), headers=headers)
+
+
+def envelope_headers(envelope: Envelope) -> list[tuple[str, str]]:
+    """The record's headers as text, as the outbox stores them (no round trip through bytes)."""
     headers = [
-        ("ce_id", envelope.id.encode()),
-        ("ce_source", envelope.source.encode()),
-        ("ce_specversion", b"1.0"),
-        ("ce_subject", envelope.subject.encode()),
+        ("ce_id", envelope.id),
+        ("ce_source", envelope.source),
+        ("ce_specversion", "1.0"),
+        ("ce_subject", envelope.subject),
         ("ce_time", _header_time(envelope.time)),
-        ("ce_type", envelope.type.encode()),
-        ("content-type", CONTENT_TYPE_HEADER),
+        ("ce_type", envelope.type),
+        ("content-type", CONTENT_TYPE),
     ]
     if envelope.backfill:
-        headers.insert(0, ("ce_backfill", b"true"))
-    value = orjson.dumps(envelope.data, option=orjson.OPT_UTC_Z)
-    return Message(topic=topic, key=envelope.subject.encode(), value=value, headers=tuple(headers))
+        headers.insert(0, ("ce_backfill", "true"))
+    return headers
 
 
-def _header_time(moment: datetime) -> bytes:
+def event_value(envelope: Envelope) -> bytes:
+    return orjson.dumps(envelope.data, option=orjson.OPT_UTC_Z)
+
+
+def _header_time(moment: datetime) -> str:
     text = moment.isoformat()
-    return (text[:-6] + "Z" if text.endswith("+00:00") else text).encode()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def from_message(message: Message) -> Envelope:

@@ -16,19 +16,24 @@ class _RandomPool:
         self._lock = threading.Lock()
         self._buffer = b""
         self._offset = 0
-        self._pid = os.getpid()
+
+    def forget(self) -> None:
+        """In a forked child, so that parent and child never share random bits (a check of the
+        process id per id was a system call, slow on virtual machines)."""
+        self._lock = threading.Lock()
+        self._buffer, self._offset = b"", 0
 
     def take(self) -> int:
         with self._lock:
-            if self._offset >= len(self._buffer) or self._pid != os.getpid():
-                # A forked child refills, so parent and child never share random bits.
-                self._buffer, self._offset, self._pid = os.urandom(_RANDOM_BYTES_PER_ID * _BUFFERED_IDS), 0, os.getpid()
+            if self._offset >= len(self._buffer):
+                self._buffer, self._offset = os.urandom(_RANDOM_BYTES_PER_ID * _BUFFERED_IDS), 0
             chunk = self._buffer[self._offset:self._offset + _RANDOM_BYTES_PER_ID]
             self._offset += _RANDOM_BYTES_PER_ID
         return int.from_bytes(chunk, "big")
 
 
 _pool = _RandomPool()
+os.register_at_fork(after_in_child=_pool.forget)
 
 
 def _uuid7_int() -> int:

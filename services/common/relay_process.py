@@ -14,6 +14,8 @@ import os
 import signal
 import sys
 
+import uvloop
+
 from services.common.bootstrap import build_bus
 from services.common.database import Database
 from services.common.observability import ServiceMetrics, configure_logging
@@ -63,7 +65,7 @@ def main(service: str) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
     log.info("%s relay started", service, extra={"service": service})
-    asyncio.run(relay_until_stopped(service, settings, parent=os.getppid()))
+    uvloop.run(relay_until_stopped(service, settings, parent=os.getppid()))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
+import uvloop
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
@@ -66,7 +67,7 @@ def run_service(name: str, create_app: AppFactory, clock: Clock | None = None) -
             _run_workers(name, settings)
             return
         platform = Platform.from_settings(settings, client_id=f"pulse-{name}", clock=clock)
-        asyncio.run(serve({name: create_app(platform)}, settings))
+        uvloop.run(serve({name: create_app(platform)}, settings))
     finally:
         if relay is not None:
             _stop(relay)

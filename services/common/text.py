@@ -58,11 +58,14 @@ class RequestModel(BaseModel):
     @field_validator("*")
     @classmethod
     def storable_text(cls, value):
+        if isinstance(value, str) and UNSTORABLE.search(value) is None:
+            return value  # the common case, without the walk through nested values
         return check_storable(value)
 
 
-def storable_parameters(request: Request) -> None:
-    """A router dependency: path and query parameters hold storable text too."""
+async def storable_parameters(request: Request) -> None:
+    """A router dependency: path and query parameters hold storable text too (`async` so that FastAPI
+    does not hand it to a thread)."""
     for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
         if isinstance(value, str) and (reason := unstorable(value)):
             raise Problem(422, "Validation failed", reason, field=name)

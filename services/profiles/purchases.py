@@ -1,7 +1,6 @@
 """Purchase history: record (idempotent by order_id), record in bulk, refund, list."""
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC
 
 import sqlalchemy as sa
@@ -9,10 +8,10 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.catalog import PurchaseRecorded, PurchaseRefunded
-from services.common.bulk import insert_rows
+from services.common.bulk import any_of, insert_rows, on_postgres
 from services.common.errors import Problem
 from services.common.ids import new_id
-from services.common.outbox import add_events
+from services.common.outbox import add_events, insert_with_event
 from services.common.pagination import keyset_page
 from services.common.timeutil import utcnow
 from services.profiles.batch import ItemOutcome, error_outcome, invalid_outcome, problem_outcome, raise_for
@@ -22,7 +21,6 @@ from services.profiles.models import Customer, Purchase, Refund
 from services.profiles.schemas import PurchaseCreate, RefundCreate
 
 purchase_adapter = TypeAdapter(PurchaseCreate)
-LOOKUP_CHUNK = 500
 
 
 def fingerprint(customer_id: str, amount_minor: int, currency: str, data: PurchaseCreate) -> str:
@@ -33,12 +31,28 @@ def fingerprint(customer_id: str, amount_minor: int, currency: str, data: Purcha
 async def record_purchase(session: AsyncSession, ctx: ProfilesContext, data: PurchaseCreate) -> tuple[Purchase, bool]:
     """Returns the purchase and whether it is new; the same order again returns the first record.
     A new one is answered from the row just inserted, without reading it back (one round trip less)."""
-    outcomes, new_rows = await _record(session, ctx, [data], backfill=False)
-    raise_for(outcomes[0])
-    if new_rows:
-        row = new_rows[0]
-        return Purchase(**row | {"occurred_at": row["occurred_at"].astimezone(UTC)}), True
-    return await session.get(Purchase, outcomes[0].record_id), False
+    if on_postgres(session):
+        row = await _record_one(session, ctx, data)
+    else:
+        outcomes, new_rows = await _record(session, ctx, [data], backfill=False)
+        raise_for(outcomes[0])
+        row = new_rows[0] if new_rows else await session.get(Purchase, outcomes[0].record_id)
+    if isinstance(row, Purchase):
+        return row, False
+    return Purchase(**row | {"occurred_at": row["occurred_at"].astimezone(UTC)}), True
+
+
+async def _record_one(session: AsyncSession, ctx: ProfilesContext, data: PurchaseCreate) -> dict | Purchase:
+    """PostgreSQL, one purchase in three round trips besides BEGIN and COMMIT: the customer, then the
+    purchase and its event in one statement, or, when the order is known, the known purchase."""
+    customers = await _resolve_customers(session, [data])
+    outcome, row = _decide(ctx, data, customers, {}, utcnow(), False)
+    raise_for(outcome)
+    if await insert_with_event(session, Purchase.__table__, row, unique="order_id", event=_recorded_event(ctx, row, False)):
+        return row
+    outcome, _ = _decide(ctx, data, customers, await _existing_orders(session, [data.order_id]), utcnow(), False)
+    raise_for(outcome)
+    return await session.get(Purchase, outcome.record_id)
 
 
 def validate_items(items: list[dict]) -> list[PurchaseCreate | ItemOutcome]:
@@ -116,51 +130,47 @@ def _recorded_event(ctx: ProfilesContext, row: dict, backfill: bool):
 
 async def _resolve_customers(session: AsyncSession, items: list[PurchaseCreate]) -> dict:
     """(field, reference) → active customer id (merges followed), or the Outcome that explains why not."""
-    by_id = {item.customer_id for item in items if item.customer_id}
-    by_external = {item.customer_external_id for item in items if item.customer_external_id}
-    found = {field: await _customers_where(session, column, references)
-             for field, column, references in (("customer_id", Customer.id, by_id), ("customer_external_id", Customer.external_id, by_external))}
-    await _share_lock(session, {row.id for rows in found.values() for row in rows})
+    references = {
+        "customer_id": {item.customer_id for item in items if item.customer_id},
+        "customer_external_id": {item.customer_external_id for item in items if item.customer_external_id},
+    }
+    found = await _share_locked_customers(session, references["customer_id"], references["customer_external_id"])
     resolved: dict = {}
-    for field, references in (("customer_id", by_id), ("customer_external_id", by_external)):
-        for row in found[field]:
-            reference = getattr(row, "id" if field == "customer_id" else "external_id")
+    for field, wanted in references.items():
+        for row in found:
+            reference = row.id if field == "customer_id" else row.external_id
+            if reference not in wanted:
+                continue
             try:
                 resolved[(field, reference)] = row.id if row.status == "active" else (await resolve_active(session, row.id, field=field)).id
             except Problem as problem:
                 resolved[(field, reference)] = problem_outcome(problem)
-        for reference in references:
+        for reference in wanted:
             resolved.setdefault((field, reference), error_outcome(422, "Unknown customer", f"no customer '{reference}'", field))
     return resolved
 
 
-def _in_chunks(values) -> Iterator[list[str]]:
-    """Distinct values in sorted chunks, so that no `IN (…)` list grows with the batch."""
-    ordered = sorted(set(values))
-    for start in range(0, len(ordered), LOOKUP_CHUNK):
-        yield ordered[start:start + LOOKUP_CHUNK]
-
-
-async def _customers_where(session: AsyncSession, column, values: set[str]) -> list[Customer]:
-    rows: list[Customer] = []
-    for chunk in _in_chunks(values):
-        rows += (await session.scalars(sa.select(Customer).where(column.in_(chunk)))).all()
-    return rows
-
-
-async def _share_lock(session: AsyncSession, customer_ids: set[str]) -> None:
-    """Locks the batch's customers until commit, all in id order (as merges do, so neither waits on the
-    other in a circle), and reloads them: a merge of one of them either waits and then moves what
-    this batch writes, or ended before, and the batch follows it (see resolve_active)."""
-    for chunk in _in_chunks(customer_ids):
-        query = sa.select(Customer).where(Customer.id.in_(chunk)).order_by(Customer.id).with_for_update(read=True)
-        await session.scalars(query.execution_options(populate_existing=True))
+async def _share_locked_customers(session: AsyncSession, ids: set[str], external_ids: set[str]) -> list[sa.Row]:
+    """The batch's customers, share-locked until commit in id order (as merges lock, so neither waits
+    on the other in a circle), as they are once any merge holding one of them has ended: a merge
+    either waits and then moves what this batch writes, or ended before, and the batch follows it
+    (see resolve_active). On PostgreSQL one statement reads and locks them all; an external_id never
+    changes, so a row that a merge held still matches after the wait. Rows, not ORM objects: only
+    three columns are needed, and loading a thousand customers cost more than reading them."""
+    conditions = [*any_of(session, Customer.id, ids), *any_of(session, Customer.external_id, external_ids)]
+    if conditions and on_postgres(session):
+        conditions = [sa.or_(*conditions)]
+    rows: dict[str, sa.Row] = {}
+    for condition in conditions:  # SQLite: chunks, and no lock to take (one writer at a time)
+        query = sa.select(Customer.id, Customer.external_id, Customer.status).where(condition).order_by(Customer.id)
+        rows.update((row.id, row) for row in await session.execute(query.with_for_update(read=True)))
+    return list(rows.values())
 
 
 async def _existing_orders(session: AsyncSession, order_ids: list[str]) -> dict[str, tuple[str, str]]:
     existing: dict[str, tuple[str, str]] = {}
-    for chunk in _in_chunks(order_ids):
-        rows = await session.execute(sa.select(Purchase.order_id, Purchase.id, Purchase.fingerprint).where(Purchase.order_id.in_(chunk)))
+    for condition in any_of(session, Purchase.order_id, order_ids):
+        rows = await session.execute(sa.select(Purchase.order_id, Purchase.id, Purchase.fingerprint).where(condition))
         existing.update({order_id: (purchase_id, print_) for order_id, purchase_id, print_ in rows})
     return existing
 
