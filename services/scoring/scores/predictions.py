@@ -15,8 +15,8 @@ import numpy as np
 from services.scoring.btyd import gamma_gamma
 from services.scoring.btyd.clv import DAYS_PER_MONTH, customer_lifetime_value
 from services.scoring.btyd.purchase_models import PurchaseModel
+from services.scoring.scores.customer_scores import HORIZONS_DAYS, CustomerScores
 
-HORIZONS_DAYS = (30, 90, 365)
 INTERVAL_TAIL = 0.05  # a 90 % interval
 MAX_KEPT_PAIRS = 50_000  # about 40 MB of if-alive parts with 100 draws; beyond it they start over
 
@@ -31,13 +31,9 @@ class Predictions:
 
 
 @dataclass(frozen=True)
-class PredictionColumns:
-    p_alive: np.ndarray
-    expected_purchases: dict[int, np.ndarray]
-    expected_order_value: np.ndarray
-    clv: np.ndarray
-    clv_low: np.ndarray | None
-    clv_high: np.ndarray | None
+class PredictionColumns(CustomerScores):
+    clv_low: np.ndarray | None = None
+    clv_high: np.ndarray | None = None
 
     def all(self) -> list[Predictions | None]:
         """One per customer, None where p_alive is NaN (no purchase)."""

@@ -20,7 +20,7 @@ from services.scoring.scores.lifecycle import PROSPECT, next_stages
 from services.scoring.scores.predictions import IfAliveParts, PredictionColumns, Predictions, predict_columns
 from services.scoring.scores.rfm import RfmEdges, rfm_codes, rfm_scores
 from services.scoring.scores.standard import EvaluationStandard, TierCutoffs
-from services.scoring.scores.summary import UNITS_PER_CURRENCY, CustomerSummary, summarise_purchases
+from services.scoring.scores.summary import UNITS_PER_CURRENCY, CustomerSummary, PurchaseSummary, summarise_purchases
 from services.scoring.scores.tiers import UNRATED
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -114,51 +114,41 @@ class Scorecard:
         return 0 if self.summary is None else int(self.summary.frequency) + 1
 
 
-@dataclass(frozen=True)
-class SummaryColumns:
-    """Many customers' purchase summaries as arrays, NaN for a customer without a counting purchase."""
-
-    buyer: np.ndarray
-    frequency: np.ndarray
-    recency: np.ndarray
-    T: np.ndarray
-    monetary: np.ndarray
-    first_day: np.ndarray
-    last_day: np.ndarray
-    total_spend: np.ndarray
-
-    def all(self) -> list[CustomerSummary | None]:
-        return [CustomerSummary(*values) if buyer else None
-                for buyer, *values in zip(self.buyer.tolist(), *(getattr(self, name).tolist() for name in SUMMARY_FIELDS))]
-
-
 SUMMARY_FIELDS = ("frequency", "recency", "T", "monetary", "first_day", "last_day", "total_spend")
 
 
-def summary_columns(lines_of: list[list[tuple[int, int]]], *, as_of_day: float) -> SummaryColumns:
-    """Each customer's (day number, signed units) lines summarised; lines after the day do not count yet."""
+def summary_columns(lines_of: list[list[tuple[int, int]]], *, as_of_day: float) -> PurchaseSummary:
+    """Each customer's (day number, signed units) lines summarised, one entry per customer in their
+    order, NaN for a customer without a counting purchase; lines after the day do not count yet."""
     n = len(lines_of)
     owner = np.repeat(np.arange(n), [len(lines) for lines in lines_of])
     flat = np.fromiter(chain.from_iterable(chain.from_iterable(lines_of)), dtype=float, count=2 * owner.size).reshape(-1, 2)
     known = flat[:, 0] <= as_of_day
     summary = summarise_purchases(owner[known], flat[known, 0], flat[known, 1] / UNITS_PER_CURRENCY, as_of=as_of_day)
-    buyer = np.zeros(n, dtype=bool)
-    buyer[summary.customers] = True
     columns = {}
     for name in SUMMARY_FIELDS:
         column = np.full(n, np.nan)
         column[summary.customers] = getattr(summary, name)
         columns[name] = column
-    return SummaryColumns(buyer, **columns)
+    return PurchaseSummary(customers=np.arange(n), **columns)
+
+
+def bought(summaries: PurchaseSummary) -> np.ndarray:
+    return ~np.isnan(summaries.frequency)
+
+
+def customer_summaries(summaries: PurchaseSummary) -> list[CustomerSummary | None]:
+    return [None if math.isnan(values[0]) else CustomerSummary(*values)
+            for values in zip(*(getattr(summaries, name).tolist() for name in SUMMARY_FIELDS))]
 
 
 def summarise(lines: list[tuple[int, int]], *, as_of_day: float) -> CustomerSummary | None:
-    return summary_columns([lines], as_of_day=as_of_day).all()[0]
+    return customer_summaries(summary_columns([lines], as_of_day=as_of_day))[0]
 
 
-def predictions_of(calibration: Calibration, summaries: SummaryColumns) -> PredictionColumns:
+def predictions_of(calibration: Calibration, summaries: PurchaseSummary) -> PredictionColumns:
     """The buyers' predictions spread over all customers, NaN for the others."""
-    b = summaries.buyer
+    b = bought(summaries)
     found = predict_columns(calibration, summaries.frequency[b], summaries.recency[b], summaries.T[b], summaries.monetary[b])
 
     def spread(values):
@@ -191,11 +181,11 @@ def tiers_of(cutoffs: TierCutoffs, *, clv: np.ndarray, percentile: np.ndarray) -
                      "low").astype(object)
 
 
-def rfm_codes_of(edges: RfmEdges | None, summaries: SummaryColumns) -> list[str | None]:
-    codes: list[str | None] = [None] * summaries.buyer.size
+def rfm_codes_of(edges: RfmEdges | None, summaries: PurchaseSummary) -> list[str | None]:
+    codes: list[str | None] = [None] * bought(summaries).size
     if edges is None:
         return codes
-    b = np.flatnonzero(summaries.buyer)
+    b = np.flatnonzero(bought(summaries))
     r, f, m = rfm_scores(edges, days_since_last=summaries.T[b] - summaries.recency[b],
                          purchase_periods=summaries.frequency[b] + 1, total_spend=summaries.total_spend[b])
     for i, code in zip(b.tolist(), rfm_codes(r, f, m)):
@@ -203,7 +193,7 @@ def rfm_codes_of(edges: RfmEdges | None, summaries: SummaryColumns) -> list[str 
     return codes
 
 
-def signal_columns(facts_of: list[CustomerFacts], summaries: SummaryColumns, predictions: PredictionColumns,
+def signal_columns(facts_of: list[CustomerFacts], summaries: PurchaseSummary, predictions: PredictionColumns,
                    percentile: np.ndarray, as_of: datetime) -> SignalColumns:
     """The health indicators' inputs; survey answers and complaints are few, so they are counted in a loop."""
     n = len(facts_of)
@@ -222,7 +212,7 @@ def signal_columns(facts_of: list[CustomerFacts], summaries: SummaryColumns, pre
             breached[i] += is_open and complaint.breached
             recent[i] += complaint.opened_at is not None and complaint.opened_at >= recent_from
     # Service is measured from a customer's first purchase or complaint: a prospect has no record of it.
-    measured_service = summaries.buyer | np.array([bool(facts.complaints) for facts in facts_of], dtype=bool)
+    measured_service = bought(summaries) | np.array([bool(facts.complaints) for facts in facts_of], dtype=bool)
     return SignalColumns(
         clv_percentile=percentile, p_alive=predictions.p_alive, repeat_periods=summaries.frequency, tenure_days=summaries.T,
         nps=answer_columns["nps"], nps_age_days=np.nan_to_num(answer_columns["nps_age_days"]),
@@ -232,7 +222,7 @@ def signal_columns(facts_of: list[CustomerFacts], summaries: SummaryColumns, pre
     )
 
 
-def threshold_days(calibration: Calibration, standard: EvaluationStandard, summaries: SummaryColumns,
+def threshold_days(calibration: Calibration, standard: EvaluationStandard, summaries: PurchaseSummary,
                    p_alive: np.ndarray) -> np.ndarray:
     """The day number on which p_alive, as scored on whole days, first falls below the next stage
     threshold (scoring.md §3); NaN when it never will (or past the year 9999)."""
@@ -272,9 +262,9 @@ def score_customers(customers: list[tuple[CustomerFacts, StoredCard]], *, calibr
     stored_last = np.array([np.nan if stored.last_purchase_day is None else stored.last_purchase_day for _, stored in customers],
                            dtype=float)
 
-    def purchased(summaries: SummaryColumns) -> np.ndarray:
+    def purchased(summaries: PurchaseSummary) -> np.ndarray:
         with np.errstate(invalid="ignore"):
-            return summaries.buyer & (np.isnan(stored_last) | (summaries.last_day > stored_last))
+            return bought(summaries) & (np.isnan(stored_last) | (summaries.last_day > stored_last))
 
     return _scorecards([facts for facts, _ in customers], [stored.stage for _, stored in customers], purchased,
                        calibration=calibration, standard=standard, as_of=as_of)
@@ -288,7 +278,7 @@ def _scorecards(facts_of: list[CustomerFacts], previous_stages: list[str], purch
     predictions = predictions_of(calibration, summaries)
     percentile = percentiles_in(calibration.clv_grid, predictions.clv)
     health = health_scores(signal_columns(facts_of, summaries, predictions, percentile, as_of), standard)
-    periods = np.where(summaries.buyer, np.nan_to_num(summaries.frequency) + 1, 0)
+    periods = np.where(bought(summaries), np.nan_to_num(summaries.frequency) + 1, 0)
     stages, reactivated = next_stages(np.array(previous_stages, dtype=object), purchase_periods=periods,
                                       p_alive=predictions.p_alive, purchased=purchased(summaries), thresholds=standard.stages)
     tiers = tiers_of(standard.tiers, clv=predictions.clv, percentile=percentile).tolist()
@@ -299,7 +289,7 @@ def _scorecards(facts_of: list[CustomerFacts], previous_stages: list[str], purch
                   rfm=code, health=explanation, tier=tier, stage=stage, reactivated=again,
                   next_threshold_at=None if math.isnan(day) else moment_of(day))
         for summary, predicted, share, code, explanation, tier, stage, again, day in zip(
-            summaries.all(), predictions.all(), percentile.tolist(), rfm, health.explanations(), tiers, stages,
+            customer_summaries(summaries), predictions.all(), percentile.tolist(), rfm, health.explanations(), tiers, stages,
             reactivated.tolist(), crossing)
     ]
 
