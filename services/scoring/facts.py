@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.bulk import upsert_rows
 from services.scoring.models import complaints, customers, purchase_lines, survey_answers, survey_responses
 from services.scoring.scores.scorecard import Answer, Complaint, CustomerFacts, day_number
 from services.scoring.scores.summary import UNITS_PER_CURRENCY
@@ -37,6 +38,15 @@ def chunks(items: list, size: int = IDS_PER_QUERY):
         yield items[start:start + size]
 
 
+def among(session: AsyncSession, column: sa.Column, ids: list) -> list:
+    """Conditions that together pick the rows whose column is one of `ids`, one query each: on
+    PostgreSQL one array parameter (= ANY), elsewhere IN lists of a thousand (rendering an IN list
+    of thousands of parameters cost more CPU than the query)."""
+    if session.bind.dialect.name == "postgresql":
+        return [column == sa.any_(sa.bindparam("ids", list(ids), type_=postgresql.ARRAY(column.type)))] if ids else []
+    return [column.in_(chunk) for chunk in chunks(ids)]
+
+
 def _insert(session: AsyncSession, table: sa.Table):
     dialect = sqlite if session.bind.dialect.name == "sqlite" else postgresql
     return dialect.insert(table)
@@ -54,8 +64,11 @@ async def insert_new_many(session: AsyncSession, table: sa.Table, rows: list[dic
 
 async def upsert_many(session: AsyncSession, table: sa.Table, key: str, rows: list[dict]) -> None:
     """Inserts the rows, or overwrites the columns they name where their key exists."""
-    if not rows:
-        return
+    if rows:
+        await upsert_rows(session, table, key, rows, fallback=_upsert_statement)
+
+
+async def _upsert_statement(session: AsyncSession, table: sa.Table, key: str, rows: list[dict]) -> None:
     statement = _insert(session, table)
     columns = [name for name in rows[0] if name != key]
     await session.execute(statement.on_conflict_do_update(
@@ -234,13 +247,15 @@ async def load_facts(session: AsyncSession, customer_id: str) -> CustomerFacts:
 async def load_facts_of(session: AsyncSession, customer_ids: list[str]) -> dict[str, CustomerFacts]:
     """Every named customer's facts, a few queries per thousand customers."""
     lines, answers, complaint_rows = defaultdict(list), defaultdict(dict), defaultdict(list)
-    for chunk in chunks(customer_ids):
-        for row in await session.execute(sa.select(purchase_lines.c.customer_id, purchase_lines.c.day, purchase_lines.c.units)
-                                         .where(purchase_lines.c.customer_id.in_(chunk))):
-            lines[row.customer_id].append((row.day, row.units))
-        for row in await session.execute(sa.select(survey_answers).where(survey_answers.c.customer_id.in_(chunk))):
+    for owner in among(session, purchase_lines.c.customer_id, customer_ids):
+        for customer_id, day, units in await session.execute(
+                sa.select(purchase_lines.c.customer_id, purchase_lines.c.day, purchase_lines.c.units).where(owner)):
+            lines[customer_id].append((day, units))
+    for owner in among(session, survey_answers.c.customer_id, customer_ids):
+        for row in await session.execute(sa.select(survey_answers).where(owner)):
             answers[row.customer_id][row.kind] = Answer(row.score, row.answered_at)
-        for row in await session.execute(sa.select(complaints).where(complaints.c.customer_id.in_(chunk))):
+    for owner in among(session, complaints.c.customer_id, customer_ids):
+        for row in await session.execute(sa.select(complaints).where(owner)):
             complaint_rows[row.customer_id].append(Complaint(row.status, row.breached, row.opened_at))
     return {customer_id: CustomerFacts(purchase_lines=lines[customer_id], answers=answers[customer_id],
                                        complaints=complaint_rows[customer_id]) for customer_id in customer_ids}
