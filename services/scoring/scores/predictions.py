@@ -18,7 +18,7 @@ from services.scoring.btyd.purchase_models import PurchaseModel
 from services.scoring.scores.customer_scores import HORIZONS_DAYS, CustomerScores
 
 INTERVAL_TAIL = 0.05  # a 90 % interval
-MAX_KEPT_PAIRS = 50_000  # about 40 MB of if-alive parts with 100 draws; beyond it they start over
+MAX_KEPT_PAIRS = 50_000  # about 46 MB of if-alive parts with 100 draws; beyond it they start over
 
 
 @dataclass(frozen=True)
