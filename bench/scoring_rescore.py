@@ -88,13 +88,15 @@ async def migrate(settings) -> None:
         await context.database.dispose()
 
 
-def refit(settings, folder: Path) -> dict:
-    """`pulse scoring refit` as its own process: wall time, its peak RSS and what it printed."""
+def refit(settings, folder: Path, profile: str | None = None) -> dict:
+    """`pulse scoring refit` as its own process: wall time, its peak RSS and what it printed;
+    under cProfile (its statistics written to `profile`) when asked."""
     env = os.environ | {"PULSE_DATABASE_URL": settings.database_url, "PULSE_DATA_DIR": str(folder),
                         "PULSE_ENCRYPTION_KEYS": settings.encryption_keys, "PULSE_HASH_KEY": settings.hash_key}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "services.cli", "scoring", "refit", "--as-of", f"{AS_OF}T00:00:00Z"],
+    profiler = ["-m", "cProfile", "-o", profile] if profile else []
+    done = subprocess.run([sys.executable, *profiler, "-m", "services.cli", "scoring", "refit", "--as-of", f"{AS_OF}T00:00:00Z"],
                           env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     seconds = time.perf_counter() - started
     if done.returncode != 0:
@@ -120,8 +122,9 @@ def run(arguments, url: str, folder: Path) -> dict:
     lines = asyncio.run(fill(url, arguments.customers, arguments.seed))
     report = {"customers": arguments.customers, "purchase_lines": lines, "fill_seconds": round(time.perf_counter() - started, 1),
               "load_average_before": [round(v, 2) for v in os.getloadavg()]}
-    report["first_refit"] = refit(settings, folder) | asyncio.run(changes(url))
-    report["second_refit"] = refit(settings, folder) | asyncio.run(changes(url))
+    profile = arguments.profile
+    report["first_refit"] = refit(settings, folder, profile and f"{profile}.first") | asyncio.run(changes(url))
+    report["second_refit"] = refit(settings, folder, profile and f"{profile}.second") | asyncio.run(changes(url))
     return report
 
 
@@ -129,6 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", help="write each refit's cProfile statistics to PROFILE.first and PROFILE.second")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="scoring-rescore-") as name:
         folder, postgres = Path(name), None

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.bulk import insert_new_rows
 from services.scoring import facts
 from services.scoring.cards import Rescore, rescore_many
 from services.scoring.context import ScoringContext
@@ -43,7 +44,7 @@ class ScoringBatch:
             return
         survivor = await facts.survivors_of(self.session, named)
         await facts.know_customers(self.session, survivor.values())
-        await facts.insert_new_many(self.session, purchase_lines,
+        await insert_new_rows(self.session, purchase_lines,
                                     [line | {"customer_id": survivor[line["customer_id"]]} for line in self.lines])
         contacts: dict[str, facts.Contacts] = {}
         for customer_id, noted in self.contacts.items():

@@ -11,7 +11,8 @@ from services.common.catalog import LifecycleChanged, ScoreUpdated, TierChanged
 from services.common.delivery_tables import timers
 from services.common.timeutil import as_utc, utcnow
 from services.scoring.context import ScoringContext
-from services.scoring.facts import chunks, load_facts_of, upsert_many
+from services.common.bulk import any_of, insert_rows, upsert_rows
+from services.scoring.facts import load_facts_of
 from services.scoring.in_use import load_in_use
 from services.scoring.models import score_changes, scores
 from services.scoring.scores.health import HealthExplanation, IndicatorExplanation, compare_explanations
@@ -60,10 +61,22 @@ async def current_score(session: AsyncSession, customer_id: str):
     return (await session.execute(sa.select(scores).where(scores.c.customer_id == customer_id))).first()
 
 
+# What the next card and its events depend on; the stored explanation is read only for a health that moved.
+PREVIOUS = (scores.c.customer_id, scores.c.stage, scores.c.tier, scores.c.last_purchase_day, scores.c.reported_health,
+            scores.c.next_threshold_at)
+
+
 async def current_scores(session: AsyncSession, customer_ids: list[str]) -> dict:
     found = {}
-    for chunk in chunks(customer_ids):
-        found.update((row.customer_id, row) for row in await session.execute(sa.select(scores).where(scores.c.customer_id.in_(chunk))))
+    for owner in any_of(session, scores.c.customer_id, customer_ids):
+        found.update((row.customer_id, row) for row in await session.execute(sa.select(*PREVIOUS).where(owner)))
+    return found
+
+
+async def stored_explanations(session: AsyncSession, customer_ids: list[str]) -> dict[str, dict]:
+    found = {}
+    for owner in any_of(session, scores.c.customer_id, sorted(customer_ids)):
+        found.update((await session.execute(sa.select(scores.c.customer_id, scores.c.explanation).where(owner))).all())
     return found
 
 
@@ -106,7 +119,7 @@ async def rescore_many(session: AsyncSession, ctx: ScoringContext, wanted: dict[
 
 async def store_many(session: AsyncSession, ctx: ScoringContext, cards: dict[str, Scorecard], previous: dict,
                      wanted: dict[str, Rescore]) -> None:
-    rows, history, events, timers = [], [], {False: [], True: []}, {}
+    rows, moved, events, timers = [], {}, {False: [], True: []}, {}
     for customer_id, card in cards.items():
         before, why = previous.get(customer_id), wanted[customer_id]
         changes = changes_between(
@@ -118,13 +131,16 @@ async def store_many(session: AsyncSession, ctx: ScoringContext, cards: dict[str
         reported = card.health.score if changes.health_moved else (None if before is None else before.reported_health)
         rows.append({"customer_id": customer_id, **score_row(card, fit_id=ctx.in_use.calibration.fit_id, reported_health=reported)})
         if changes.any:
-            history.append(_change_row(customer_id, card, before, changes, why))
+            moved[customer_id] = changes
             events[why.backfill].extend(_change_events(customer_id, card, before, changes))
         if card.next_threshold_at != (None if before is None else before.next_threshold_at):
             timers[customer_id] = card.next_threshold_at
-    await upsert_many(session, scores, "customer_id", rows)
-    if history:
-        await session.execute(sa.insert(score_changes), history)
+    explained = await stored_explanations(session, [customer_id for customer_id, changes in moved.items()
+                                                    if changes.health_moved and customer_id in previous])
+    history = [_change_row(customer_id, cards[customer_id], previous.get(customer_id), changes, wanted[customer_id],
+                           explained.get(customer_id)) for customer_id, changes in moved.items()]
+    await upsert_rows(session, scores, "customer_id", rows)
+    await insert_rows(session, score_changes, history)
     for backfill, payloads in events.items():
         if payloads:
             await ctx.events.add_many(session, payloads, backfill=backfill)
@@ -135,17 +151,17 @@ async def _move_churn_timers(session: AsyncSession, due: dict[str, datetime | No
     """schedule_timer and cancel_timer of services.common.timers, for many customers at once."""
     if not due:
         return
-    for chunk in chunks(sorted(due)):
-        await session.execute(sa.delete(timers).where(timers.c.kind == CHURN_TIMER, timers.c.key.in_(chunk)))
+    for customer in any_of(session, timers.c.key, sorted(due)):
+        await session.execute(sa.delete(timers).where(timers.c.kind == CHURN_TIMER, customer))
     created = utcnow()
     moved = [{"kind": CHURN_TIMER, "key": customer_id, "due_at": as_utc(due_at), "payload": {}, "attempts": 0,
               "created_at": created} for customer_id, due_at in sorted(due.items()) if due_at is not None]
-    if moved:
-        await session.execute(sa.insert(timers), moved)
+    await insert_rows(session, timers, moved)
     session.info["timers_changed"] = True
 
 
-def _change_row(customer_id: str, card: Scorecard, previous, changes: Changes, why: Rescore) -> dict:
+def _change_row(customer_id: str, card: Scorecard, previous, changes: Changes, why: Rescore,
+                previous_explanation: dict | None) -> dict:
     return {
         "customer_id": customer_id, "changed_at": card.as_of, "reason": why.reason, "backfill": why.backfill,
         "standard_version": card.health.standard_version, "health": card.health.score,
@@ -154,7 +170,7 @@ def _change_row(customer_id: str, card: Scorecard, previous, changes: Changes, w
         "p_alive": None if card.predictions is None else card.predictions.p_alive,
         "tier": card.tier, "previous_tier": UNRATED if previous is None else previous.tier,
         "stage": card.stage, "previous_stage": PROSPECT if previous is None else previous.stage,
-        "reactivated": card.reactivated and changes.stage_changed, "why": _why(previous, card) if changes.health_moved else [],
+        "reactivated": card.reactivated and changes.stage_changed, "why": _why(previous_explanation, card) if changes.health_moved else [],
     }
 
 
@@ -177,10 +193,10 @@ def _change_events(customer_id: str, card: Scorecard, previous, changes: Changes
     return events
 
 
-def _why(previous, card: Scorecard) -> list[dict]:
+def _why(previous_explanation: dict | None, card: Scorecard) -> list[dict]:
     """Each indicator's share of the move since the last stored card (the core's comparison)."""
-    if previous is None:
+    if previous_explanation is None:
         return []
-    move = compare_explanations(explanation_from_json(previous.explanation), card.health)
+    move = compare_explanations(explanation_from_json(previous_explanation), card.health)
     return [{"indicator": m.indicator, "change": m.change, "sub_score_before": m.sub_score_before,
              "sub_score_after": m.sub_score_after} for m in move.moves if m.change != 0]

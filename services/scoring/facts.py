@@ -11,15 +11,14 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.bulk import any_of, insert_new_rows, upsert_rows
 from services.scoring.models import complaints, customers, purchase_lines, survey_answers, survey_responses
 from services.scoring.scores.scorecard import Answer, Complaint, CustomerFacts, day_number
 from services.scoring.scores.summary import UNITS_PER_CURRENCY
 
 MAX_MERGE_HOPS = 10
-IDS_PER_QUERY = 1000
 CLOSED_STATUSES = ("resolved", "closed")
 
 
@@ -32,34 +31,9 @@ def purchase_day(moment: datetime) -> int:
     return int(day_number(moment) // 1)
 
 
-def chunks(items: list, size: int = IDS_PER_QUERY):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _insert(session: AsyncSession, table: sa.Table):
-    dialect = sqlite if session.bind.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table)
-
-
 async def insert_new(session: AsyncSession, table: sa.Table, values: dict) -> None:
     """Inserts the row unless one with its key exists (an event seen again under another id)."""
-    await insert_new_many(session, table, [values])
-
-
-async def insert_new_many(session: AsyncSession, table: sa.Table, rows: list[dict]) -> None:
-    if rows:
-        await session.execute(_insert(session, table).on_conflict_do_nothing(), rows)
-
-
-async def upsert_many(session: AsyncSession, table: sa.Table, key: str, rows: list[dict]) -> None:
-    """Inserts the rows, or overwrites the columns they name where their key exists."""
-    if not rows:
-        return
-    statement = _insert(session, table)
-    columns = [name for name in rows[0] if name != key]
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=[key], set_={name: statement.excluded[name] for name in columns}), rows)
+    await insert_new_rows(session, table, [values])
 
 
 async def survivor_of(session: AsyncSession, customer_id: str) -> str:
@@ -73,9 +47,9 @@ async def survivors_of(session: AsyncSession, customer_ids) -> dict[str, str]:
     asked = sorted(set(survivor))
     for _ in range(MAX_MERGE_HOPS):
         moved: dict[str, str] = {}
-        for chunk in chunks(asked):
+        for asked_ones in any_of(session, customers.c.customer_id, asked):
             moved.update((await session.execute(sa.select(customers.c.customer_id, customers.c.merged_into).where(
-                customers.c.customer_id.in_(chunk), customers.c.merged_into.is_not(None)))).all())
+                asked_ones, customers.c.merged_into.is_not(None)))).all())
         if not moved:
             break
         survivor = {customer_id: moved.get(now, now) for customer_id, now in survivor.items()}
@@ -91,7 +65,7 @@ async def know_customer(session: AsyncSession, customer_id: str, *, created_at: 
 
 
 async def know_customers(session: AsyncSession, customer_ids) -> None:
-    await insert_new_many(session, customers, [{"customer_id": customer_id} for customer_id in sorted(set(customer_ids))])
+    await insert_new_rows(session, customers, [{"customer_id": customer_id} for customer_id in sorted(set(customer_ids))])
 
 
 def purchase_line(customer_id: str, *, purchase_id: str, amount: str, occurred_at: datetime) -> dict:
@@ -234,13 +208,15 @@ async def load_facts(session: AsyncSession, customer_id: str) -> CustomerFacts:
 async def load_facts_of(session: AsyncSession, customer_ids: list[str]) -> dict[str, CustomerFacts]:
     """Every named customer's facts, a few queries per thousand customers."""
     lines, answers, complaint_rows = defaultdict(list), defaultdict(dict), defaultdict(list)
-    for chunk in chunks(customer_ids):
-        for row in await session.execute(sa.select(purchase_lines.c.customer_id, purchase_lines.c.day, purchase_lines.c.units)
-                                         .where(purchase_lines.c.customer_id.in_(chunk))):
-            lines[row.customer_id].append((row.day, row.units))
-        for row in await session.execute(sa.select(survey_answers).where(survey_answers.c.customer_id.in_(chunk))):
+    for owner in any_of(session, purchase_lines.c.customer_id, customer_ids):
+        for customer_id, day, units in await session.execute(
+                sa.select(purchase_lines.c.customer_id, purchase_lines.c.day, purchase_lines.c.units).where(owner)):
+            lines[customer_id].append((day, units))
+    for owner in any_of(session, survey_answers.c.customer_id, customer_ids):
+        for row in await session.execute(sa.select(survey_answers).where(owner)):
             answers[row.customer_id][row.kind] = Answer(row.score, row.answered_at)
-        for row in await session.execute(sa.select(complaints).where(complaints.c.customer_id.in_(chunk))):
+    for owner in any_of(session, complaints.c.customer_id, customer_ids):
+        for row in await session.execute(sa.select(complaints).where(owner)):
             complaint_rows[row.customer_id].append(Complaint(row.status, row.breached, row.opened_at))
     return {customer_id: CustomerFacts(purchase_lines=lines[customer_id], answers=answers[customer_id],
                                        complaints=complaint_rows[customer_id]) for customer_id in customer_ids}

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from services.common.bulk import COPY_FROM_ROWS, insert_rows
+from services.common.bulk import COPY_FROM_ROWS, insert_rows, upsert_rows
 from services.common.database import COMMON_MIGRATIONS, Database
 from services.common.delivery_tables import outbox
 from services.common.outbox import outbox_rows
@@ -55,3 +55,26 @@ async def test_a_duplicate_fails_as_a_unique_violation(database):
         async with database.transaction() as session:
             await insert_rows(session, outbox, written)
     assert sqlstate(raised.value) == UNIQUE_VIOLATION
+
+
+PLACES = sa.Table("bulk_places", sa.MetaData(), sa.Column("code", sa.String(10), primary_key=True),
+                  sa.Column("visits", sa.Integer(), nullable=False), sa.Column("note", sa.JSON(), nullable=True),
+                  sa.Column("label", sa.String(10), nullable=False, server_default="none"))
+
+
+async def test_an_upsert_inserts_new_keys_and_overwrites_the_named_columns_of_known_ones(database):
+    async with database.transaction() as session:
+        await session.execute(sa.text("CREATE TABLE bulk_places (code varchar(10) PRIMARY KEY, visits integer NOT NULL, "
+                                      "note json, label varchar(10) NOT NULL DEFAULT 'none')"))
+        await session.execute(sa.insert(PLACES), [{"code": "p0", "visits": 7, "note": None, "label": "kept"}])
+    first = [{"code": f"p{n}", "visits": n, "note": {"n": n}} for n in range(COPY_FROM_ROWS)]
+    again = [{"code": f"p{n}", "visits": 100 + n, "note": None} for n in range(COPY_FROM_ROWS // 2, 2 * COPY_FROM_ROWS)]
+    async with database.transaction() as session:
+        await upsert_rows(session, PLACES, "code", first)
+        await upsert_rows(session, PLACES, "code", again)
+    async with database.sessions() as session:
+        found = {row.code: row for row in await session.execute(sa.select(PLACES))}
+    assert len(found) == 2 * COPY_FROM_ROWS
+    assert found["p0"].visits == 0 and found["p0"].note == {"n": 0} and found["p0"].label == "kept"
+    assert found["p1"].label == "none" and found[f"p{2 * COPY_FROM_ROWS - 1}"].visits == 99 + 2 * COPY_FROM_ROWS
+    assert found[f"p{COPY_FROM_ROWS // 2}"].visits == 100 + COPY_FROM_ROWS // 2 and found[f"p{COPY_FROM_ROWS // 2}"].note is None

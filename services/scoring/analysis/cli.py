@@ -1,8 +1,12 @@
 """`pulse clv`: fit the value models to a transaction log, and check them on a holdout period.
 
 This module does the file I/O; the numbers come from the pure modules beside it. Every problem
-with the input ends the command with one line on stderr, never a traceback.
+with the input ends the command with one line on stderr, never a traceback. polars (and the file
+reader built on it) is imported by the commands that read a file, not with `pulse`: `pulse scoring
+refit` and the other commands do not carry its memory.
 """
+
+from __future__ import annotations
 
 import os
 
@@ -18,18 +22,22 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 import typer
 
 from services.scoring.analysis.holdout import calibration_table, split_calibration_holdout
-from services.scoring.analysis.transaction_file import MalformedTransactions, Transactions, parse_days, parse_transactions
 from services.scoring.btyd import gamma_gamma
 from services.scoring.btyd.fitting import FitNotConverged, FitResult, NotEnoughCustomers
 from services.scoring.btyd.purchase_models import DEFAULT_MODEL, MODELS
 from services.scoring.scores.customer_scores import HORIZONS_DAYS, score_customers, score_intervals
 from services.scoring.scores.summary import EventAfterAsOf, PurchaseSummary, summarise_purchases
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from services.scoring.analysis.transaction_file import Transactions
 
 clv_app = typer.Typer(help="Customer value models: fit, score and check them.", no_args_is_help=True)
 
@@ -70,6 +78,8 @@ class CustomerLog:
 
 
 def read_log(path: Path) -> CustomerLog:
+    from services.scoring.analysis.transaction_file import MalformedTransactions, parse_transactions
+
     try:
         transactions = parse_transactions(_read_bytes(path))
     except MalformedTransactions as problem:
@@ -107,9 +117,11 @@ def _read_with_progress(handle, size: int) -> bytes:
 
 
 def as_day(value: str, option: str) -> float:
+    from services.scoring.analysis import transaction_file
+
     try:
-        return float(parse_days([value], column=option)[0])
-    except MalformedTransactions:
+        return float(transaction_file.parse_days([value], column=option)[0])
+    except transaction_file.MalformedTransactions:
         raise CommandFailed(f"{option}: not an ISO date or date-time: '{value}'") from None
 
 
@@ -179,6 +191,8 @@ def customer_table(log: CustomerLog, summary: PurchaseSummary, model_name: str, 
     }
     if intervals:
         columns |= _interval_columns(score_intervals(model, fit, values, **history))
+    import polars as pl
+
     return pl.DataFrame(columns)
 
 

@@ -6,7 +6,9 @@ indicator without data is left out and the weights of the others are renormalise
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+import numpy as np
 
 from services.scoring.scores.standard import INDICATORS, EvaluationStandard, IndicatorSettings
 
@@ -58,78 +60,115 @@ class HealthExplanation:
         return next(i for i in self.indicators if i.indicator == name)
 
 
-def _value(signals: CustomerSignals, settings: IndicatorSettings):
-    if signals.clv_percentile is None:
-        return None, None
-    return {"clv_percentile": signals.clv_percentile}, 100 * signals.clv_percentile
+@dataclass(frozen=True)
+class SignalColumns:
+    """Many customers' signals as arrays, NaN where a signal is None."""
+
+    clv_percentile: np.ndarray
+    p_alive: np.ndarray
+    repeat_periods: np.ndarray
+    tenure_days: np.ndarray
+    nps: np.ndarray
+    nps_age_days: np.ndarray
+    csat: np.ndarray
+    csat_age_days: np.ndarray
+    open_complaints: np.ndarray
+    breached_complaints: np.ndarray
+    recent_complaints: np.ndarray
+
+    @classmethod
+    def of(cls, signals: list[CustomerSignals]) -> "SignalColumns":
+        return cls(*(np.array([_nan_for_none(getattr(s, name)) for s in signals], dtype=float) for name in SIGNAL_NAMES))
 
 
-def _activity(signals: CustomerSignals, settings: IndicatorSettings):
-    if signals.p_alive is None:
-        return None, None
-    return {"p_alive": signals.p_alive}, 100 * signals.p_alive
+def _nan_for_none(value):
+    return math.nan if value is None else value
 
 
-def _loyalty(signals: CustomerSignals, settings: IndicatorSettings):
-    if signals.repeat_periods is None or signals.tenure_days is None:
-        return None, None
-    repeats = 1 - math.exp(-signals.repeat_periods / settings.loyalty_repeat_scale)
-    tenure = 1 - math.exp(-signals.tenure_days / settings.loyalty_tenure_days)
-    raw = {"repeat_periods": signals.repeat_periods, "tenure_days": signals.tenure_days}
-    return raw, 50 * repeats + 50 * tenure
+def _sub_scores(c: SignalColumns, settings: IndicatorSettings) -> dict[str, np.ndarray]:
+    """Each indicator's sub-score per customer, NaN without data."""
+    with np.errstate(invalid="ignore"):
+        loyalty = 50 * -np.expm1(-c.repeat_periods / settings.loyalty_repeat_scale) \
+            + 50 * -np.expm1(-c.tenure_days / settings.loyalty_tenure_days)
+        nps = _decayed(10 * c.nps, c.nps_age_days, settings.satisfaction_half_life_days)
+        csat = _decayed(25 * (c.csat - 1), c.csat_age_days, settings.satisfaction_half_life_days)
+        answered = np.isfinite(nps).astype(float) + np.isfinite(csat)
+        satisfaction = (np.nan_to_num(nps) + np.nan_to_num(csat)) / np.where(answered > 0, answered, np.nan)
+        penalty = settings.service_open_penalty * c.open_complaints + settings.service_breached_penalty * c.breached_complaints \
+            + settings.service_recent_penalty * c.recent_complaints
+        service = np.where(np.isnan(c.open_complaints), np.nan, np.maximum(0.0, 100 - penalty))
+    return {"value": 100 * c.clv_percentile, "activity": 100 * c.p_alive, "loyalty": loyalty,
+            "satisfaction": satisfaction, "service": service}
 
 
-def _decayed(score: float, age_days: float, half_life_days: float) -> float:
+def _decayed(score, age_days, half_life_days):
     """An old answer says less: its distance from neutral halves every half-life."""
     return NEUTRAL + (score - NEUTRAL) * 0.5 ** (age_days / half_life_days)
 
 
-def _satisfaction(signals: CustomerSignals, settings: IndicatorSettings):
-    half_life = settings.satisfaction_half_life_days
-    answers, raw = [], {}
-    if signals.nps is not None:
-        answers.append(_decayed(10 * signals.nps, signals.nps_age_days, half_life))
-        raw |= {"nps": signals.nps, "nps_age_days": signals.nps_age_days}
-    if signals.csat is not None:
-        answers.append(_decayed(25 * (signals.csat - 1), signals.csat_age_days, half_life))
-        raw |= {"csat": signals.csat, "csat_age_days": signals.csat_age_days}
-    return (raw, math.fsum(answers) / len(answers)) if answers else (None, None)
+@dataclass(frozen=True)
+class HealthColumns:
+    """Many customers' health: sub-scores, effective weights and contributions per indicator
+    (customers × INDICATORS), and the score (NaN when no weighted indicator has data)."""
+
+    standard_version: int
+    weights: np.ndarray
+    sub_scores: np.ndarray
+    effective_weights: np.ndarray
+    contributions: np.ndarray
+    score: np.ndarray
+    signals: SignalColumns
+
+    def explanations(self) -> list[HealthExplanation]:
+        """One explanation per customer; the arrays are turned into Python numbers once, not per value."""
+        signals = [dict(zip(SIGNAL_NAMES, values)) for values in zip(*(getattr(self.signals, name).tolist() for name in SIGNAL_NAMES))]
+        weights = self.weights.tolist()
+        return [
+            HealthExplanation(self.standard_version, None if math.isnan(score) else score, tuple(
+                IndicatorExplanation(name, None, None, weights[k], effective[k], contributions[k]) if math.isnan(sub_scores[k])
+                else IndicatorExplanation(name, RAW[name](signal), sub_scores[k], weights[k], effective[k], contributions[k])
+                for k, name in enumerate(INDICATORS)))
+            for signal, sub_scores, effective, contributions, score in zip(
+                signals, self.sub_scores.tolist(), self.effective_weights.tolist(), self.contributions.tolist(), self.score.tolist())
+        ]
 
 
-def _service(signals: CustomerSignals, settings: IndicatorSettings):
-    if signals.open_complaints is None:
-        return None, None
-    penalty = (
-        settings.service_open_penalty * signals.open_complaints
-        + settings.service_breached_penalty * signals.breached_complaints
-        + settings.service_recent_penalty * signals.recent_complaints
-    )
-    raw = {
-        "open_complaints": signals.open_complaints,
-        "breached_complaints": signals.breached_complaints,
-        "recent_complaints": signals.recent_complaints,
-    }
-    return raw, max(0.0, 100 - penalty)
+SIGNAL_NAMES = tuple(f.name for f in fields(CustomerSignals))
 
 
-SUB_SCORES = {"value": _value, "activity": _activity, "loyalty": _loyalty, "satisfaction": _satisfaction, "service": _service}
+def _satisfaction_raw(s: dict) -> dict:
+    raw = {}
+    if not math.isnan(s["nps"]):
+        raw |= {"nps": s["nps"], "nps_age_days": s["nps_age_days"]}
+    if not math.isnan(s["csat"]):
+        raw |= {"csat": s["csat"], "csat_age_days": s["csat_age_days"]}
+    return raw
+
+
+RAW = {
+    "value": lambda s: {"clv_percentile": s["clv_percentile"]},
+    "activity": lambda s: {"p_alive": s["p_alive"]},
+    "loyalty": lambda s: {"repeat_periods": s["repeat_periods"], "tenure_days": s["tenure_days"]},
+    "satisfaction": _satisfaction_raw,
+    "service": lambda s: {name: int(s[name]) for name in ("open_complaints", "breached_complaints", "recent_complaints")},
+}
+
+
+def health_scores(signals: SignalColumns, standard: EvaluationStandard) -> HealthColumns:
+    measured = _sub_scores(signals, standard.indicators)
+    sub_scores = np.column_stack([measured[name] for name in INDICATORS]) if len(signals.p_alive) else np.zeros((0, len(INDICATORS)))
+    weights = np.array([standard.weights.get(name, 0.0) for name in INDICATORS], dtype=float)
+    has_data = ~np.isnan(sub_scores)
+    weight_with_data = (has_data * weights).sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        effective = np.where(has_data & (weight_with_data > 0), weights / weight_with_data, 0.0)
+    contributions = np.where(has_data, effective * np.nan_to_num(sub_scores), 0.0)
+    score = np.where(weight_with_data[:, 0] > 0, contributions.sum(axis=1), np.nan)
+    return HealthColumns(standard.version, weights, sub_scores, effective, contributions, score, signals)
 
 
 def health_score(signals: CustomerSignals, standard: EvaluationStandard) -> HealthExplanation:
-    measured = {name: SUB_SCORES[name](signals, standard.indicators) for name in INDICATORS}
-    weights = {name: standard.weights.get(name, 0.0) for name in INDICATORS}
-    weight_with_data = math.fsum(w for name, w in weights.items() if measured[name][1] is not None)
-    explained = tuple(
-        _explain(name, *measured[name], weights[name], weight_with_data) for name in INDICATORS
-    )
-    score = math.fsum(i.contribution for i in explained) if weight_with_data > 0 else None
-    return HealthExplanation(standard.version, score, explained)
-
-
-def _explain(name, raw, sub_score, weight, weight_with_data) -> IndicatorExplanation:
-    effective = weight / weight_with_data if sub_score is not None and weight_with_data > 0 else 0.0
-    contribution = effective * sub_score if sub_score is not None else 0.0
-    return IndicatorExplanation(name, raw, sub_score, weight, effective, contribution)
+    return health_scores(SignalColumns.of([signals]), standard).explanations()[0]
 
 
 @dataclass(frozen=True)

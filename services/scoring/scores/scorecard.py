@@ -1,29 +1,30 @@
 """One customer's scorecard: every number of scoring.md from their facts, a calibration and a standard.
 
-Pure: the service loads the facts and the calibration, calls `score_customer`, and compares the
-result with the stored card (`changes_between`) to decide which events to publish.
+Pure: the service loads the facts and the calibration, calls `score_customers` (or
+`score_customer`, the same for one), and compares the result with the stored card
+(`changes_between`) to decide which events to publish. Every number is computed over arrays of
+customers; only the cards themselves are built one by one.
 """
 
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from itertools import chain
 
 import numpy as np
 
-from services.scoring.btyd import gamma_gamma
-from services.scoring.btyd.clv import customer_lifetime_value
 from services.scoring.btyd.purchase_models import PurchaseModel
-from services.scoring.scores.health import CustomerSignals, HealthExplanation, health_score
-from services.scoring.scores.lifecycle import PROSPECT, next_stage
+from services.scoring.scores.health import CustomerSignals, HealthExplanation, SignalColumns, health_scores
+from services.scoring.scores.lifecycle import PROSPECT, next_stages
+from services.scoring.scores.predictions import IfAliveParts, PredictionColumns, Predictions, predict_columns
 from services.scoring.scores.rfm import RfmEdges, rfm_codes, rfm_scores
 from services.scoring.scores.standard import EvaluationStandard, TierCutoffs
-from services.scoring.scores.summary import CustomerPurchases, CustomerSummary
+from services.scoring.scores.summary import UNITS_PER_CURRENCY, CustomerSummary, PurchaseSummary, summarise_purchases
 from services.scoring.scores.tiers import UNRATED
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SECONDS_PER_DAY = 86_400.0
-HORIZONS_DAYS = (30, 90, 365)
-INTERVAL_TAIL = 0.05  # a 90 % interval
 RECENT_COMPLAINT_DAYS = 90.0
 OPEN = "open"
 
@@ -56,6 +57,24 @@ class Calibration:
     months: int = 12
     monthly_discount: float = 0.01
 
+    @property
+    def purchase_sets(self) -> np.ndarray:
+        """The fitted parameters, then the draws for the interval when there are any."""
+        return self._with_draws(self.params, self.purchase_draws)
+
+    @property
+    def order_value_sets(self) -> np.ndarray:
+        return self._with_draws(self.order_value_params, self.order_value_draws)
+
+    def _with_draws(self, params, draws) -> np.ndarray:
+        if self.purchase_draws is None or self.order_value_draws is None:
+            return np.atleast_2d(params)
+        return np.vstack([params, draws])
+
+    @cached_property
+    def if_alive_parts(self) -> IfAliveParts:
+        return IfAliveParts(self.model, self.purchase_sets, months=self.months, monthly_discount=self.monthly_discount)
+
 
 @dataclass(frozen=True)
 class Complaint:
@@ -78,15 +97,6 @@ class CustomerFacts:
 
 
 @dataclass(frozen=True)
-class Predictions:
-    p_alive: float
-    expected_purchases: dict[int, float]
-    expected_order_value: float
-    clv: float
-    clv_interval: tuple[float, float] | None
-
-
-@dataclass(frozen=True)
 class Scorecard:
     as_of: datetime
     summary: CustomerSummary | None
@@ -104,132 +114,137 @@ class Scorecard:
         return 0 if self.summary is None else int(self.summary.frequency) + 1
 
 
+SUMMARY_FIELDS = ("frequency", "recency", "T", "monetary", "first_day", "last_day", "total_spend")
+
+
+def summary_columns(lines_of: list[list[tuple[int, int]]], *, as_of_day: float) -> PurchaseSummary:
+    """Each customer's (day number, signed units) lines summarised, one entry per customer in their
+    order, NaN for a customer without a counting purchase; lines after the day do not count yet."""
+    n = len(lines_of)
+    owner = np.repeat(np.arange(n), [len(lines) for lines in lines_of])
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(lines_of)), dtype=float, count=2 * owner.size).reshape(-1, 2)
+    known = flat[:, 0] <= as_of_day
+    summary = summarise_purchases(owner[known], flat[known, 0], flat[known, 1] / UNITS_PER_CURRENCY, as_of=as_of_day)
+    columns = {}
+    for name in SUMMARY_FIELDS:
+        column = np.full(n, np.nan)
+        column[summary.customers] = getattr(summary, name)
+        columns[name] = column
+    return PurchaseSummary(customers=np.arange(n), **columns)
+
+
+def bought(summaries: PurchaseSummary) -> np.ndarray:
+    return ~np.isnan(summaries.frequency)
+
+
+def customer_summaries(summaries: PurchaseSummary) -> list[CustomerSummary | None]:
+    return [None if math.isnan(values[0]) else CustomerSummary(*values)
+            for values in zip(*(getattr(summaries, name).tolist() for name in SUMMARY_FIELDS))]
+
+
 def summarise(lines: list[tuple[int, int]], *, as_of_day: float) -> CustomerSummary | None:
-    purchases = CustomerPurchases()
-    for day, units in lines:
-        if day <= as_of_day:
-            purchases.record(day=day, amount=units / 10_000)
-    return purchases.summary(as_of=as_of_day)
+    return customer_summaries(summary_columns([lines], as_of_day=as_of_day))[0]
 
 
-def predict(calibration: Calibration, summary: CustomerSummary) -> Predictions:
-    return predict_many(calibration, [summary])[0]
+def predictions_of(calibration: Calibration, summaries: PurchaseSummary) -> PredictionColumns:
+    """The buyers' predictions spread over all customers, NaN for the others."""
+    b = bought(summaries)
+    found = predict_columns(calibration, summaries.frequency[b], summaries.recency[b], summaries.T[b], summaries.monetary[b])
+
+    def spread(values):
+        if values is None:
+            return None
+        column = np.full(b.size, np.nan)
+        column[b] = values
+        return column
+
+    return PredictionColumns(spread(found.p_alive), {h: spread(v) for h, v in found.expected_purchases.items()},
+                             spread(found.expected_order_value), spread(found.clv), spread(found.clv_low), spread(found.clv_high))
 
 
-def predict_many(calibration: Calibration, summaries: list[CustomerSummary]) -> list[Predictions]:
-    """Vectorised over the customers; the CLV interval takes one pass per parameter draw."""
-    if not summaries:
-        return []
-    x, t_x, T, m = (np.array([getattr(s, name) for s in summaries], dtype=float) for name in ("frequency", "recency", "T", "monetary"))
-    p_alive, expected, order_value, clv = _predict(calibration, calibration.params, calibration.order_value_params, x, t_x, T, m)
-    low = high = None
-    if calibration.purchase_draws is not None and calibration.order_value_draws is not None:
-        clv_draws = np.stack([_predict(calibration, purchase, value, x, t_x, T, m)[3]
-                              for purchase, value in zip(calibration.purchase_draws, calibration.order_value_draws)])
-        low, high = np.quantile(clv_draws, [INTERVAL_TAIL, 1 - INTERVAL_TAIL], axis=0)
-    return [
-        Predictions(float(p_alive[i]), {h: float(v[i]) for h, v in expected.items()}, float(order_value[i]), float(clv[i]),
-                    None if low is None else (float(low[i]), float(high[i])))
-        for i in range(len(summaries))
-    ]
-
-
-def _predict(calibration: Calibration, params, order_value_params, x, t_x, T, m):
-    """Each number per customer, for one set of parameters."""
-    model = calibration.model
-    p_alive = model.p_alive(params, x, t_x, T)
-    expected = {h: model.expected_purchases(params, float(h), x, t_x, T) for h in HORIZONS_DAYS}
-    order_value = gamma_gamma.expected_order_value(order_value_params, x, m)
-
-    def purchases(t, x, t_x, T):
-        return model.expected_purchases(params, t, x, t_x, T)
-
-    clv = customer_lifetime_value(purchases, x, t_x, T, order_value,
-                                  months=calibration.months, monthly_discount=calibration.monthly_discount)
-    return p_alive, expected, order_value, clv
-
-
-def percentile_in(grid: np.ndarray, clv: float) -> float | None:
-    """The share of the calibrated population with a lower CLV (mid-rank among equal ones)."""
+def percentiles_in(grid: np.ndarray, clv: np.ndarray) -> np.ndarray:
+    """The share of the calibrated population with a lower CLV (mid-rank among equal ones); NaN without."""
     if grid.size == 0:
-        return None
+        return np.full(clv.shape, np.nan)
     below = np.searchsorted(grid, clv, side="left")
     tied = np.searchsorted(grid, clv, side="right") - below
-    return float((below + tied / 2) / grid.size)
+    return np.where(np.isnan(clv), np.nan, (below + tied / 2) / grid.size)
 
 
-def tier_of(cutoffs: TierCutoffs, *, clv: float | None, percentile: float | None) -> str:
-    if clv is None:
-        return UNRATED
+def tiers_of(cutoffs: TierCutoffs, *, clv: np.ndarray, percentile: np.ndarray) -> np.ndarray:
+    """By amount or percentile; unrated without a CLV, or without a percentile when tiers go by it."""
     if cutoffs.by == "amount":
-        return "high" if clv >= cutoffs.high else "medium" if clv >= cutoffs.medium else "low"
-    if percentile is None:
-        return UNRATED
-    if percentile >= 1 - cutoffs.high:
-        return "high"
-    return "medium" if percentile >= 1 - cutoffs.high - cutoffs.medium else "low"
+        measure, high, medium = clv, cutoffs.high, cutoffs.medium
+    else:
+        measure, high, medium = percentile, 1 - cutoffs.high, 1 - cutoffs.high - cutoffs.medium
+    return np.select([np.isnan(clv) | np.isnan(measure), measure >= high, measure >= medium], [UNRATED, "high", "medium"],
+                     "low").astype(object)
 
 
-def rfm_of(edges: RfmEdges | None, summary: CustomerSummary | None) -> str | None:
-    if edges is None or summary is None:
-        return None
-    r, f, m = rfm_scores(edges, days_since_last=[summary.T - summary.recency],
-                         purchase_periods=[summary.frequency + 1], total_spend=[summary.total_spend])
-    return rfm_codes(r, f, m)[0]
+def rfm_codes_of(edges: RfmEdges | None, summaries: PurchaseSummary) -> list[str | None]:
+    codes: list[str | None] = [None] * bought(summaries).size
+    if edges is None:
+        return codes
+    b = np.flatnonzero(bought(summaries))
+    r, f, m = rfm_scores(edges, days_since_last=summaries.T[b] - summaries.recency[b],
+                         purchase_periods=summaries.frequency[b] + 1, total_spend=summaries.total_spend[b])
+    for i, code in zip(b.tolist(), rfm_codes(r, f, m)):
+        codes[i] = code
+    return codes
 
 
-def signals_of(facts: CustomerFacts, summary: CustomerSummary | None, predictions: Predictions | None,
-               percentile: float | None, as_of: datetime) -> CustomerSignals:
-    def age(answer: Answer | None) -> float:
-        return 0.0 if answer is None else max(0.0, (as_of - answer.answered_at).total_seconds() / SECONDS_PER_DAY)
-
-    nps, csat = facts.answers.get("nps"), facts.answers.get("csat")
-    open_ones = [c for c in facts.complaints if c.status not in ("resolved", "closed")]
-    recent = [c for c in facts.complaints
-              if c.opened_at is not None and (as_of - c.opened_at).total_seconds() <= RECENT_COMPLAINT_DAYS * SECONDS_PER_DAY]
+def signal_columns(facts_of: list[CustomerFacts], summaries: PurchaseSummary, predictions: PredictionColumns,
+                   percentile: np.ndarray, as_of: datetime) -> SignalColumns:
+    """The health indicators' inputs; survey answers and complaints are few, so they are counted in a loop."""
+    n = len(facts_of)
+    answer_columns = {name: np.full(n, np.nan) for name in ("nps", "nps_age_days", "csat", "csat_age_days")}
+    open_complaints, breached, recent = np.zeros(n), np.zeros(n), np.zeros(n)
+    recent_from = as_of - timedelta(days=RECENT_COMPLAINT_DAYS)
+    for i, facts in enumerate(facts_of):
+        for kind in ("nps", "csat"):
+            answer = facts.answers.get(kind)
+            if answer is not None:
+                answer_columns[kind][i] = answer.score
+                answer_columns[f"{kind}_age_days"][i] = max(0.0, (as_of - answer.answered_at).total_seconds() / SECONDS_PER_DAY)
+        for complaint in facts.complaints:
+            is_open = complaint.status not in ("resolved", "closed")
+            open_complaints[i] += is_open
+            breached[i] += is_open and complaint.breached
+            recent[i] += complaint.opened_at is not None and complaint.opened_at >= recent_from
     # Service is measured from a customer's first purchase or complaint: a prospect has no record of it.
-    measured_service = summary is not None or bool(facts.complaints)
-    return CustomerSignals(
-        clv_percentile=percentile,
-        p_alive=None if predictions is None else predictions.p_alive,
-        repeat_periods=None if summary is None else summary.frequency,
-        tenure_days=None if summary is None else summary.T,
-        nps=None if nps is None else float(nps.score), nps_age_days=age(nps),
-        csat=None if csat is None else float(csat.score), csat_age_days=age(csat),
-        open_complaints=len(open_ones) if measured_service else None,
-        breached_complaints=sum(1 for c in open_ones if c.breached),
-        recent_complaints=len(recent),
+    measured_service = bought(summaries) | np.array([bool(facts.complaints) for facts in facts_of], dtype=bool)
+    return SignalColumns(
+        clv_percentile=percentile, p_alive=predictions.p_alive, repeat_periods=summaries.frequency, tenure_days=summaries.T,
+        nps=answer_columns["nps"], nps_age_days=np.nan_to_num(answer_columns["nps_age_days"]),
+        csat=answer_columns["csat"], csat_age_days=np.nan_to_num(answer_columns["csat_age_days"]),
+        open_complaints=np.where(measured_service, open_complaints, np.nan), breached_complaints=breached,
+        recent_complaints=recent,
     )
 
 
-def next_threshold_at(calibration: Calibration, standard: EvaluationStandard, summary: CustomerSummary | None,
-                      p_alive: float | None) -> datetime | None:
-    """When p_alive, as scored on whole days, first falls below the next stage threshold (scoring.md §3)."""
-    if summary is None or p_alive is None:
-        return None
+def threshold_days(calibration: Calibration, standard: EvaluationStandard, summaries: PurchaseSummary,
+                   p_alive: np.ndarray) -> np.ndarray:
+    """The day number on which p_alive, as scored on whole days, first falls below the next stage
+    threshold (scoring.md §3); NaN when it never will (or past the year 9999)."""
     thresholds = standard.stages
-    if p_alive >= thresholds.at_risk_below:
-        threshold = thresholds.at_risk_below
-    elif p_alive >= thresholds.churned_below:
-        threshold = thresholds.churned_below
-    else:
-        return None
-    age = float(np.squeeze(calibration.model.threshold_age(calibration.params, threshold, summary.frequency, summary.recency)))
-    if not math.isfinite(age):
-        return None
-    # p_alive is taken at whole days of age: below the threshold from the first whole day past the crossing.
-    crossing_day = max(math.floor(age) + 1, summary.T + 1)
-    if summary.first_day + crossing_day > LAST_DAY:
-        return None  # past the year 9999 (a high threshold and a lone first purchase): never, in practice
-    return moment_of(summary.first_day + crossing_day)
+    crossing = np.full(p_alive.shape, np.nan)
+    for threshold, above in ((thresholds.at_risk_below, p_alive >= thresholds.at_risk_below),
+                             (thresholds.churned_below, (p_alive >= thresholds.churned_below) & (p_alive < thresholds.at_risk_below))):
+        i = np.flatnonzero(above)
+        if i.size:
+            age = np.asarray(calibration.model.threshold_age(calibration.params, threshold, summaries.frequency[i],
+                                                             summaries.recency[i]), dtype=float).reshape(-1)
+            # p_alive is taken at whole days of age: below the threshold from the first whole day past the crossing.
+            with np.errstate(invalid="ignore"):
+                crossing[i] = summaries.first_day[i] + np.maximum(np.floor(age) + 1, summaries.T[i] + 1)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(crossing) & (crossing <= LAST_DAY), crossing, np.nan)
 
 
 def score_customer(facts: CustomerFacts, *, calibration: Calibration, standard: EvaluationStandard, as_of: datetime,
                    previous_stage: str = PROSPECT, purchased: bool = False) -> Scorecard:
-    summary = summarise(facts.purchase_lines, as_of_day=math.floor(day_number(as_of)))
-    predictions = None if summary is None else predict(calibration, summary)
-    return _scorecard(facts, summary, predictions, calibration=calibration, standard=standard, as_of=as_of,
-                      previous_stage=previous_stage, purchased=purchased)
+    return _scorecards([facts], [previous_stage], lambda summaries: np.array([purchased]),
+                       calibration=calibration, standard=standard, as_of=as_of)[0]
 
 
 @dataclass(frozen=True)
@@ -242,37 +257,41 @@ class StoredCard:
 
 def score_customers(customers: list[tuple[CustomerFacts, StoredCard]], *, calibration: Calibration,
                     standard: EvaluationStandard, as_of: datetime) -> list[Scorecard]:
-    """Many customers at once, the predictions vectorised; a new latest purchase period counts as
-    a purchase for the stage (from at_risk or churned, a reactivation)."""
-    as_of_day = math.floor(day_number(as_of))
-    summaries = [summarise(facts.purchase_lines, as_of_day=as_of_day) for facts, _ in customers]
-    buyers = [i for i, summary in enumerate(summaries) if summary is not None]
-    predictions = dict(zip(buyers, predict_many(calibration, [summaries[i] for i in buyers])))
-    cards = []
-    for i, (facts, stored) in enumerate(customers):
-        summary = summaries[i]
-        purchased = summary is not None and (stored.last_purchase_day is None or summary.last_day > stored.last_purchase_day)
-        cards.append(_scorecard(facts, summary, predictions.get(i), calibration=calibration, standard=standard, as_of=as_of,
-                                previous_stage=stored.stage, purchased=purchased))
-    return cards
+    """Many customers at once; a new latest purchase period counts as a purchase for the stage (from
+    at_risk or churned, a reactivation)."""
+    stored_last = np.array([np.nan if stored.last_purchase_day is None else stored.last_purchase_day for _, stored in customers],
+                           dtype=float)
+
+    def purchased(summaries: PurchaseSummary) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return bought(summaries) & (np.isnan(stored_last) | (summaries.last_day > stored_last))
+
+    return _scorecards([facts for facts, _ in customers], [stored.stage for _, stored in customers], purchased,
+                       calibration=calibration, standard=standard, as_of=as_of)
 
 
-def _scorecard(facts: CustomerFacts, summary: CustomerSummary | None, predictions: Predictions | None, *,
-               calibration: Calibration, standard: EvaluationStandard, as_of: datetime, previous_stage: str,
-               purchased: bool) -> Scorecard:
-    clv = None if predictions is None else predictions.clv
-    percentile = None if clv is None else percentile_in(calibration.clv_grid, clv)
-    health = health_score(signals_of(facts, summary, predictions, percentile, as_of), standard)
-    p_alive = None if predictions is None else predictions.p_alive
-    stage = next_stage(previous_stage, purchase_periods=0 if summary is None else int(summary.frequency) + 1,
-                       p_alive=p_alive, purchased=purchased, thresholds=standard.stages)
-    return Scorecard(
-        as_of=as_of, summary=summary, predictions=predictions, clv_percentile=percentile,
-        rfm=rfm_of(calibration.rfm_edges, summary), health=health,
-        tier=tier_of(standard.tiers, clv=clv, percentile=percentile),
-        stage=stage.current, reactivated=stage.reactivated,
-        next_threshold_at=next_threshold_at(calibration, standard, summary, p_alive),
-    )
+def _scorecards(facts_of: list[CustomerFacts], previous_stages: list[str], purchased, *, calibration: Calibration,
+                standard: EvaluationStandard, as_of: datetime) -> list[Scorecard]:
+    if not facts_of:
+        return []
+    summaries = summary_columns([facts.purchase_lines for facts in facts_of], as_of_day=math.floor(day_number(as_of)))
+    predictions = predictions_of(calibration, summaries)
+    percentile = percentiles_in(calibration.clv_grid, predictions.clv)
+    health = health_scores(signal_columns(facts_of, summaries, predictions, percentile, as_of), standard)
+    periods = np.where(bought(summaries), np.nan_to_num(summaries.frequency) + 1, 0)
+    stages, reactivated = next_stages(np.array(previous_stages, dtype=object), purchase_periods=periods,
+                                      p_alive=predictions.p_alive, purchased=purchased(summaries), thresholds=standard.stages)
+    tiers = tiers_of(standard.tiers, clv=predictions.clv, percentile=percentile).tolist()
+    rfm = rfm_codes_of(calibration.rfm_edges, summaries)
+    crossing = threshold_days(calibration, standard, summaries, predictions.p_alive).tolist()
+    return [
+        Scorecard(as_of=as_of, summary=summary, predictions=predicted, clv_percentile=None if math.isnan(share) else share,
+                  rfm=code, health=explanation, tier=tier, stage=stage, reactivated=again,
+                  next_threshold_at=None if math.isnan(day) else moment_of(day))
+        for summary, predicted, share, code, explanation, tier, stage, again, day in zip(
+            customer_summaries(summaries), predictions.all(), percentile.tolist(), rfm, health.explanations(), tiers, stages,
+            reactivated.tolist(), crossing)
+    ]
 
 
 @dataclass(frozen=True)
