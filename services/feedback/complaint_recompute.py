@@ -22,22 +22,23 @@ while it runs, the open complaints are locked (PostgreSQL) or the database's wri
 
 import asyncio
 import gc
-import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import catalog
 from services.common.errors import Problem
 from services.common.event_writer import EventWriter
-from services.feedback.complaint_handling import Change, complaint_event, sla_columns
+from services.feedback.complaint_handling import EVENT_OF_ACTION, Change, sla_flags
 from services.feedback.complaints import lifecycle
 from services.feedback.complaints import sla_state as core
 from services.feedback.context import FeedbackContext
 from services.feedback.models import complaint_history, complaints
-from services.feedback.sla.calendars import CalendarError
+from services.feedback.sla.calendars import CalendarError, from_epoch_us, to_epoch_us
 
 CHUNK = 5000
 
@@ -89,19 +90,55 @@ def collector_paused():
 
 
 def _recomputed(change: VersionChange, rows: list[tuple[str, str, str]]) -> list[Recomputed]:
-    before = [core.ComplaintSla.from_dict(json.loads(text)) for _, _, text in rows]
+    before = [core.ComplaintSla.from_dict(orjson.loads(text)) for _, _, text in rows]
     after = core.recompute_versions(before, change.old, change.new, change.at, calendar=change.calendar)
+    changed = [n for n, (old_sla, sla) in enumerate(zip(before, after)) if sla is not old_sla]
+    moved, warnings = core.deadlines_moved_many([before[n] for n in changed], [after[n] for n in changed], change.old, change.new, change.at)
     found, payloads = [], []
-    for (complaint_id, customer_id, _), old_sla, sla in zip(rows, before, after):
-        if sla is old_sla:
-            continue
-        columns = sla_columns(sla)
-        found.append([complaint_id, json.dumps(columns["sla"]), columns["breached"], columns["next_due_at"], None])
-        if core.deadlines_moved(old_sla, sla, change.old, change.new, change.at):
-            payloads.append((len(found) - 1, complaint_event({"id": complaint_id, "customer_id": customer_id}, sla, change.new, change.action, change.at)))
-    for (n, _), row in zip(payloads, change.events.outbox_rows(payload for _, payload in payloads)):
+    for n, was_moved, warned in zip(changed, moved, warnings):
+        complaint_id, customer_id, _ = rows[n]
+        sla = after[n]
+        found.append([complaint_id, sla.to_json().decode(), *sla_flags(sla), None])
+        if was_moved:
+            payloads.append((len(found) - 1, event_data(complaint_id, customer_id, sla, warned, change.at)))
+    event_type = EVENT_OF_ACTION.get(change.action, catalog.ComplaintUpdated)
+    for (n, _), row in zip(payloads, change.events.outbox_rows_of_data(event_type, (data for _, data in payloads))):
         found[n][-1] = row
     return [Recomputed(*values) for values in found]
+
+
+def event_data(complaint_id: str, customer_id: str, sla: core.ComplaintSla, warnings: list[list[int]], at: datetime) -> dict:
+    """A complaint event's payload as its model would dump it to JSON (`complaint_event(...)
+    .model_dump(mode="json", exclude_none=True)`, tests hold them equal), built directly: a model
+    per moved complaint was a good part of a recompute. `warnings` are core.warnings_many()'s."""
+    data = {"customer_id": customer_id, "complaint_id": complaint_id, "status": sla.status, "priority": sla.attributes.priority}
+    if sla.policy_id is not None:
+        data["policy_id"] = sla.policy_id
+    if sla.policy_version is not None:
+        data["policy_version"] = sla.policy_version
+    data["reopen_count"] = sla.reopen_count
+    last_event_us = to_epoch_us(sla.last_event_at)
+    data["sla"] = [_metric_data(clock, [m for m in moments if m > last_event_us]) for clock, moments in zip(sla.clocks, warnings)]
+    data["changed_at"] = _json_time(at)
+    return data
+
+
+def _metric_data(clock, warnings_us: list[int]) -> dict:
+    data = {"metric": clock.metric, "instance": clock.instance, "state": clock.state, "breached": clock.breached}
+    if clock.due_at is not None:
+        data["due_at"] = _json_time(clock.due_at)
+    if clock.original_due_at is not None:
+        data["original_due_at"] = _json_time(clock.original_due_at)
+    data["consumed_seconds"] = float(clock.consumed_seconds)
+    data["target_seconds"] = float(clock.target_seconds)
+    data["warnings_at"] = [_json_time(from_epoch_us(moment, clock.marked_at.tzinfo)) for moment in warnings_us]
+    return data
+
+
+def _json_time(moment: datetime) -> str:
+    """A datetime as pydantic writes it in JSON: ISO 8601, UTC as Z."""
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 async def recompute_open(session: AsyncSession, ctx: FeedbackContext, old: core.SlaContext, new: core.SlaContext,
