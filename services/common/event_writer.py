@@ -3,11 +3,10 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.bulk import insert_rows
 from services.common.catalog import EventPayload, topic_of
-from services.common.delivery_tables import outbox
 from services.common.events import Envelope, envelope_for
 from services.common.outbox import add_events, outbox_rows
 from services.common.settings import Topics
@@ -47,5 +46,5 @@ class EventWriter:
     async def add_rows(self, session: AsyncSession, rows: list[dict]) -> None:
         """Writes rows made by outbox_rows into the outbox inside the caller's transaction."""
         if rows:
-            await session.execute(sa.insert(outbox), rows)
+            await insert_rows(session, outbox, rows)
             session.info["outbox_written"] = True  # wakes the relay after commit, as add_events does

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import catalog
+from services.common.bulk import execute_many
 from services.common.errors import Problem
 from services.common.event_writer import EventWriter
 from services.feedback.complaint_handling import EVENT_OF_ACTION, Change, sla_flags
@@ -108,9 +109,10 @@ def _recomputed(change: VersionChange, rows: list[tuple[str, str, str]]) -> list
 
 
 def event_data(complaint_id: str, customer_id: str, sla: core.ComplaintSla, warnings: list[list[int]], at: datetime) -> dict:
-    """A complaint event's payload as its model would dump it to JSON (`complaint_event(...)
-    .model_dump(mode="json", exclude_none=True)`, tests hold them equal), built directly: a model
-    per moved complaint was a good part of a recompute. `warnings` are core.warnings_many()'s."""
+    """A complaint event's payload built directly, without its model (a model per moved complaint was
+    a good part of a recompute): written by the outbox's orjson (times in UTC as Z), it is the JSON
+    that `complaint_event(...).model_dump(mode="json", exclude_none=True)` gives, byte for byte
+    (tests hold them equal). `warnings` are core.warnings_many()'s."""
     data = {"customer_id": customer_id, "complaint_id": complaint_id, "status": sla.status, "priority": sla.attributes.priority}
     if sla.policy_id is not None:
         data["policy_id"] = sla.policy_id
@@ -119,26 +121,20 @@ def event_data(complaint_id: str, customer_id: str, sla: core.ComplaintSla, warn
     data["reopen_count"] = sla.reopen_count
     last_event_us = to_epoch_us(sla.last_event_at)
     data["sla"] = [_metric_data(clock, [m for m in moments if m > last_event_us]) for clock, moments in zip(sla.clocks, warnings)]
-    data["changed_at"] = _json_time(at)
+    data["changed_at"] = at
     return data
 
 
 def _metric_data(clock, warnings_us: list[int]) -> dict:
     data = {"metric": clock.metric, "instance": clock.instance, "state": clock.state, "breached": clock.breached}
     if clock.due_at is not None:
-        data["due_at"] = _json_time(clock.due_at)
+        data["due_at"] = clock.due_at
     if clock.original_due_at is not None:
-        data["original_due_at"] = _json_time(clock.original_due_at)
+        data["original_due_at"] = clock.original_due_at
     data["consumed_seconds"] = float(clock.consumed_seconds)
     data["target_seconds"] = float(clock.target_seconds)
-    data["warnings_at"] = [_json_time(from_epoch_us(moment, clock.marked_at.tzinfo)) for moment in warnings_us]
+    data["warnings_at"] = [from_epoch_us(moment, clock.marked_at.tzinfo) for moment in warnings_us]
     return data
-
-
-def _json_time(moment: datetime) -> str:
-    """A datetime as pydantic writes it in JSON: ISO 8601, UTC as Z."""
-    text = moment.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 async def recompute_open(session: AsyncSession, ctx: FeedbackContext, old: core.SlaContext, new: core.SlaContext,
@@ -179,13 +175,13 @@ async def _store(session: AsyncSession, ctx: FeedbackContext, recomputed: list[R
     if not recomputed:
         return 0
     now = ctx.now()
-    await session.execute(
+    await execute_many(
+        session,
         sa.update(complaints).where(complaints.c.id == sa.bindparam("row_id")).values(
             version=complaints.c.version + 1, updated_at=now, sla=_json_text(session, "new_sla"),
             breached=sa.bindparam("new_breached"), next_due_at=sa.bindparam("new_next_due_at"),
         ),
         [{"row_id": r.complaint_id, "new_sla": r.sla, "new_breached": r.breached, "new_next_due_at": r.next_due_at} for r in recomputed],
-        execution_options={"synchronize_session": False},
     )
     moved = [r for r in recomputed if r.outbox_row is not None]
     if moved:

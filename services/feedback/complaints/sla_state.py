@@ -382,14 +382,16 @@ def deadlines_moved_many(befores: list[ComplaintSla], afters: list[ComplaintSla]
     """deadlines_moved() for many complaints at once (the warning moments in one numpy call per
     calendar), and the new states' warning moments ahead (warnings_many) for their events."""
     at_us = to_epoch_us(at)
-    before_warnings, after_warnings = warnings_many(befores, old), warnings_many(afters, new)
-    moved = []
-    for before, after, warned, warns in zip(befores, afters, before_warnings, after_warnings):
-        observed = [sla_clocks.observe(c, at) for c in before.clocks]
-        moved.append(
-            before.policy_id != after.policy_id or _deadlines(observed) != _deadlines(after.clocks)
-            or _after(warned, at_us) != _after(warns, at_us)
-        )
+    after_warnings = warnings_many(afters, new)
+    moved = [
+        before.policy_id != after.policy_id or _deadlines([sla_clocks.observe(c, at) for c in before.clocks]) != _deadlines(after.clocks)
+        for before, after in zip(befores, afters)
+    ]
+    # Only where no deadline moved do the warning moments ahead decide.
+    undecided = [n for n, was_moved in enumerate(moved) if not was_moved]
+    before_warnings = warnings_many([befores[n] for n in undecided], old)
+    for n, warned in zip(undecided, before_warnings):
+        moved[n] = _after(warned, at_us) != _after(after_warnings[n], at_us)
     return moved, after_warnings
 
 
@@ -397,16 +399,15 @@ def warnings_many(slas: list[ComplaintSla], context: SlaContext) -> list[list[li
     """Per complaint and clock, the epoch microseconds at which each warning threshold still ahead
     is reached (what event_payload() and deadlines_moved() ask warning_times() for, before their
     filter on time), one numpy call per calendar for all complaints."""
-    policies: dict[ComplaintAttributes, Policy] = {}
+    thresholds_of: dict[tuple, list[float]] = {}  # many complaints share attributes, metric and target
     by_calendar: dict[str, list[tuple[int, int, MetricClock, list[float]]]] = {}
     for n, sla in enumerate(slas):
-        if sla.attributes not in policies:
-            policies[sla.attributes] = context.policies.match(sla.attributes)
-        policy = policies[sla.attributes]
         for m, clock in enumerate(sla.clocks):
-            target = policy.target(clock.metric, sla.attributes.priority)
-            thresholds = [w.consumed_at_warning(clock.target_seconds) for w in target.warnings] if target else []
-            by_calendar.setdefault(clock.calendar, []).append((n, m, clock, thresholds))
+            key = (sla.attributes, clock.metric, clock.target_seconds)
+            if key not in thresholds_of:
+                target = _policy(sla, context).target(clock.metric, sla.attributes.priority)
+                thresholds_of[key] = [w.consumed_at_warning(clock.target_seconds) for w in target.warnings] if target else []
+            by_calendar.setdefault(clock.calendar, []).append((n, m, clock, thresholds_of[key]))
     found = [[[] for _ in sla.clocks] for sla in slas]
     for name, items in by_calendar.items():
         if not any(thresholds for *_, thresholds in items):
