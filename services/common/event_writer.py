@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.bulk import insert_rows
 from services.common.catalog import EventPayload, topic_of
+from services.common.delivery_tables import outbox
 from services.common.events import Envelope, envelope_for
 from services.common.outbox import add_events, outbox_rows
 from services.common.settings import Topics
