@@ -158,8 +158,11 @@ async def recompute_open(session: AsyncSession, ctx: FeedbackContext, old: core.
 
 
 async def _open_chunk(session: AsyncSession, after: str) -> list[tuple[str, str, str]]:
+    # `status || ''` keeps SQLite off the status index: through it, each chunk collected every open
+    # complaint and sorted them by id (2.7 s of CPU for 100,000); along the primary key all chunks
+    # together walk the table once.
     query = (sa.select(complaints.c.id, complaints.c.customer_id, sa.cast(complaints.c.sla, sa.Text))
-             .where(complaints.c.status.in_(lifecycle.UNRESOLVED), complaints.c.id > after)
+             .where(complaints.c.status.concat("").in_(lifecycle.UNRESOLVED), complaints.c.id > after)
              .order_by(complaints.c.id).limit(CHUNK).with_for_update())
     return [tuple(row) for row in (await session.execute(query)).all()]
 

@@ -403,7 +403,8 @@ def warnings_many(slas: list[ComplaintSla], context: SlaContext) -> list[list[li
     by_calendar: dict[str, list[tuple[int, int, MetricClock, list[float]]]] = {}
     for n, sla in enumerate(slas):
         for m, clock in enumerate(sla.clocks):
-            key = (sla.attributes, clock.metric, clock.target_seconds)
+            attributes = sla.attributes  # its fields as the key: hashing the dataclass runs in Python
+            key = (attributes.priority, attributes.tier, attributes.channel, attributes.category, clock.metric, clock.target_seconds)
             if key not in thresholds_of:
                 target = _policy(sla, context).target(clock.metric, sla.attributes.priority)
                 thresholds_of[key] = [w.consumed_at_warning(clock.target_seconds) for w in target.warnings] if target else []

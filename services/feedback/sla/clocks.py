@@ -66,7 +66,9 @@ class MetricClock:
 
     @classmethod
     def from_dict(cls, d: dict) -> MetricClock:
-        values = {**_DEFAULTS, **{name: d[name] for name in _FIELDS if name in d}}  # unknown keys are left out
+        values = {**_DEFAULTS, **d}
+        if len(values) != len(_FIELDS):  # a key this version does not know is left out
+            values = {name: values[name] for name in _FIELDS}
         for name in _TIME_FIELDS:
             if values[name] is not None:
                 values[name] = datetime.fromisoformat(values[name])
