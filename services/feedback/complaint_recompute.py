@@ -42,6 +42,7 @@ from services.feedback.models import complaint_history, complaints
 from services.feedback.sla.calendars import CalendarError, from_epoch_us, to_epoch_us
 
 CHUNK = 5000
+PIECE = 1250
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ async def recompute_open(session: AsyncSession, ctx: FeedbackContext, old: core.
             rows = await _open_chunk(session, after)
             previous, pending = pending, (asyncio.ensure_future(_compute(ctx, version_change, rows)) if rows else None)
             if previous is not None:
-                # The worker recomputes this chunk while the one before is written.
+                # This chunk is recomputed, a piece at a time, while the database writes the one before.
                 moved += await _store(session, ctx, await previous, change)
             if pending is None:
                 return moved
@@ -168,9 +169,15 @@ async def _open_chunk(session: AsyncSession, after: str) -> list[tuple[str, str,
 
 
 async def _compute(ctx: FeedbackContext, change: VersionChange, rows) -> list[Recomputed]:
-    result = recompute_chunk(change, rows)
-    if isinstance(result, str):
-        raise Problem(422, "Deadline cannot be computed", result, field="sla")
+    """A chunk recomputed a piece at a time, the event loop free in between: there the chunk
+    before goes on to its next statement, so the database thread writes while this one computes."""
+    result = []
+    for start in range(0, len(rows), PIECE):
+        piece = recompute_chunk(change, rows[start:start + PIECE])
+        if isinstance(piece, str):
+            raise Problem(422, "Deadline cannot be computed", piece, field="sla")
+        result.extend(piece)
+        await asyncio.sleep(0)
     return result
 
 
