@@ -2,11 +2,13 @@
 
 The open complaints are read a chunk at a time in id order (one query each). A chunk's pure work
 (parsing the stored states, the core's recompute, the new stored JSON, the events' outbox rows) runs
-in this process: sent to the offload worker, chunk by chunk, it was slower on two cores (100,000
-complaints in 64.5 s against 20.7 s here; pickling both ways and the worker's start cost more than
-the overlap saved). Between chunks (about a second of work each) the event loop answers other
-requests; smaller chunks cost more in all (34 s with 1,000). Each chunk is written with one
-statement per table. Only complaints whose deadlines really moved get a history row and a
+in this process, a piece at a time, while the database thread writes the chunk before: sent to the
+offload worker it was slower on two cores (pickling both ways and the worker's start cost more than
+the overlap saved). The per-complaint work is batched where it can be: the core's deadlines and
+warning moments in one numpy call per calendar, the stored state written by orjson, the events'
+payloads built as their JSON without a model each (a test holds them equal to the models'). Each
+chunk is written with one statement per table (the driver's executemany on SQLite, COPY for the
+outbox on PostgreSQL). Only complaints whose deadlines really moved get a history row and a
 `complaint.updated` event; the others only have their consumed time settled on the old version, so
 that it is never counted again on the new one.
 
@@ -16,8 +18,9 @@ changed on the new version while its consumed time still stands on the old one, 
 for a restart to finish (a crash rolls the whole change back and the manager stores it again),
 and the answer can say how many complaints moved. A background job would answer sooner but
 would need all of that made durable and every transition to know which complaints are not moved
-yet; at 20–30 seconds for 100,000 open complaints on two cores that is not worth it. The cost:
-while it runs, the open complaints are locked (PostgreSQL) or the database's writers wait (SQLite).
+yet; at seconds for 100,000 open complaints that is not worth it. The cost: while it runs, the
+open complaints are locked (PostgreSQL) or the database's other writers wait (SQLite; the timer
+loop only queues for the lock when a timer is due, see common/timers.py).
 """
 
 import asyncio
