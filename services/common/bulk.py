@@ -49,14 +49,16 @@ async def execute_many(session: AsyncSession, statement, rows: list[dict]) -> No
     executemany gets the rows' values converted once each by their bind types (constants bound in
     the statement taken as they are), without SQLAlchemy's per-row parameter work."""
     connection = await session.connection()
-    if connection.dialect.name != "sqlite" or len(rows) < COPY_FROM_ROWS:
+    keys = rows[0].keys()
+    # Rows of different keys are SQLAlchemy's to sort out (it refuses a row without a key of the first).
+    if connection.dialect.name != "sqlite" or len(rows) < COPY_FROM_ROWS or any(row.keys() != keys for row in rows):
         await session.execute(statement, rows, execution_options={"synchronize_session": False})
         return
-    compiled = statement.compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(keys))
     constants = compiled.construct_params(rows[0])  # the values bound in the statement itself
     converters = [(name, compiled.binds[name].type.bind_processor(connection.dialect)) for name in compiled.positiontup]
     records = []
     for row in rows:
-        values = (row[name] if name in row else constants[name] for name, _ in converters)
+        values = (row[name] if name in keys else constants[name] for name, _ in converters)
         records.append(tuple(value if to is None or value is None else to(value) for (_, to), value in zip(converters, values)))
     await connection.exec_driver_sql(compiled.string, records)

@@ -66,3 +66,24 @@ async def test_a_duplicate_fails_as_an_insert_would(database):
         async with database.transaction() as session:
             await insert_rows(session, outbox, written)
     assert len(await stored(database)) == len(written)
+
+
+async def test_rows_that_leave_out_different_columns_are_stored_as_sqlalchemy_stores_them(database):
+    written = rows(COPY_FROM_ROWS)
+    written = [{**row, "sent_at": row["created_at"]} if n % 2 else row for n, row in enumerate(written)]
+    async with database.transaction() as session:
+        await insert_rows(session, outbox, written)
+    by_bulk = await stored(database)
+    async with database.transaction() as session:
+        await session.execute(sa.delete(outbox))
+        await session.execute(sa.insert(outbox), written)
+    assert [row[1:] for row in by_bulk] == [row[1:] for row in await stored(database)]
+
+
+async def test_a_row_without_a_column_the_first_row_has_is_refused_as_sqlalchemy_refuses_it(database):
+    written = rows(COPY_FROM_ROWS)
+    written[0] = {**written[0], "sent_at": written[0]["created_at"]}
+    with pytest.raises(sa.exc.StatementError):
+        async with database.transaction() as session:
+            await insert_rows(session, outbox, written)
+    assert await stored(database) == []
