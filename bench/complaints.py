@@ -1,7 +1,7 @@
 """Complaints through the feedback API: transitions per second, and a new calendar version moving
 every open complaint's deadlines (recomputed, stored, their events in the outbox).
 
-Run: .venv/bin/python bench/complaints.py [--transitions 2000] [--open 100000] [--database-url URL]
+Run: .venv/bin/python bench/complaints.py [--transitions 2000] [--open 100000] [--database-url URL] [--profile]
 
 1. Complaints are opened through the API and walked acknowledge → start → wait → resume → resolve;
    the figure is API transitions per second from one client (each one a transaction with its
@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import multiprocessing
 import os
+import pstats
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -128,14 +131,21 @@ async def main(args) -> None:
             async with app.state.database.sessions() as session:
                 before = await session.scalar(sa.select(sa.func.count()).select_from(outbox))
             closed_day = {**OFFICE, "exceptions": [{"date": "2026-07-03", "hours": []}]}
+            profiler = cProfile.Profile() if args.profile else None
             started, cpu_started = time.perf_counter(), cpu_seconds()
+            if profiler:
+                profiler.enable()
             response = await client.put("/v1/calendars/office", json=closed_day, headers=auth)
+            if profiler:
+                profiler.disable()
             elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
             assert response.status_code == 200, response.text
             async with app.state.database.sessions() as session:
                 events = await session.scalar(sa.select(sa.func.count()).select_from(outbox)) - before
             print(f"PUT calendar → {args.open:,} open complaints recomputed, {response.json()['recomputed_complaints']:,} with moved deadlines, "
                   f"{events:,} events in the outbox: {elapsed:.2f} s (target < 10 s); CPU {cpu:.1f} s in this process and its workers  (load {load()})")
+            if profiler:
+                pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
     await platform.key_store.database.dispose()
 
 
@@ -143,5 +153,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transitions", type=int, default=2000)
     parser.add_argument("--open", type=int, default=100_000)
+    parser.add_argument("--profile", action="store_true", help="cProfile the PUT (its figures then include the profiler's cost); top functions to stderr")
     parser.add_argument("--database-url", default="", help="e.g. postgresql+asyncpg://…; default SQLite in a temporary folder")
     asyncio.run(main(parser.parse_args()))

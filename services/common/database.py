@@ -97,6 +97,15 @@ class Database:
             for hook in self.after_commit:
                 hook(session.info)
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads. On SQLite it reads a snapshot (BEGIN DEFERRED) and never waits
+        for the one writer, who may hold the lock for a long transaction (a new calendar version
+        recomputing every open complaint); elsewhere it is a plain session."""
+        async with self.sessions() as session:
+            await session.connection(execution_options={PROBE: True})
+            yield session
+
     async def answers(self) -> None:
         """Raises unless the database answers a query; never waits for a writer's lock."""
         async with self.engine.connect() as connection:

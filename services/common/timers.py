@@ -140,6 +140,10 @@ class TimerService:
 
     async def fire_due(self, now: datetime | None = None) -> int:
         now = now or self.clock.now()
+        if not self.database.is_postgres and not await self._any_due(now):
+            # SQLite has one writer: a pass with nothing to fire must not queue for its lock (a long
+            # write transaction would keep the loop waiting into the busy timeout).
+            return 0
         async with self.database.transaction() as session:
             query = (
                 sa.select(timers).where(timers.c.due_at <= now, timers.c.kind.in_(list(self.handlers)))
@@ -184,8 +188,14 @@ class TimerService:
         for timer in due:
             await handler(TimerDelivery(session, timer, self.context))
 
+    async def _any_due(self, now: datetime) -> bool:
+        async with self.database.snapshot() as session:
+            return await session.scalar(
+                sa.select(timers.c.id).where(timers.c.due_at <= now, timers.c.kind.in_(list(self.handlers))).limit(1)
+            ) is not None
+
     async def next_due_at(self) -> datetime | None:
-        async with self.database.sessions() as session:
+        async with self.database.snapshot() as session:
             return await session.scalar(sa.select(sa.func.min(timers.c.due_at)).where(timers.c.kind.in_(list(self.handlers))))
 
     async def _sleep_until_next(self) -> None:

@@ -173,8 +173,14 @@ def complaint_event(row: dict, sla: core.ComplaintSla, sla_ctx: core.SlaContext,
 
 
 def sla_columns(sla: core.ComplaintSla) -> dict:
+    breached, next_due_at = sla_flags(sla)
+    return {"sla": sla.to_dict(), "breached": breached, "next_due_at": next_due_at}
+
+
+def sla_flags(sla: core.ComplaintSla) -> tuple[bool, datetime | None]:
+    """The complaint's `breached` and `next_due_at` columns."""
     dues = [c.due_at for c in sla.clocks if c.state == "running" and not c.breached and c.due_at is not None]
-    return {"sla": sla.to_dict(), "breached": any(c.breached for c in sla.clocks), "next_due_at": min(dues, default=None)}
+    return any(c.breached for c in sla.clocks), min(dues, default=None)
 
 
 def _computed(compute):

@@ -215,3 +215,20 @@ async def test_a_batch_handler_gets_the_due_timers_of_its_kind_in_one_call(tmp_p
     assert batches[1:] == [["k-2", "k-3", "k-4"], ["k-2"], ["k-3"], ["k-4"]]
     assert await committed_effects(database) == ["k-0", "k-1", "k-3", "k-4"]
     await database.dispose()
+
+
+async def test_on_sqlite_a_pass_with_nothing_due_does_not_wait_for_a_long_write_transaction(tmp_path):
+    # A new calendar version recomputes every open complaint in one transaction; the timer loop
+    # of the same database must go on looking (and sleeping) meanwhile, not queue for the lock.
+    database = await migrated(tmp_path)
+    service = TimerService(database=database, handlers={"sla": Fired()}, metrics=ServiceMetrics("t"))
+    due = utcnow() + timedelta(minutes=5)
+    async with database.transaction() as session:
+        await schedule_timer(session, kind="sla", key="later", due_at=due, payload={})
+    async with database.transaction() as writer:
+        await schedule_timer(writer, kind="sla", key="being-written", due_at=due, payload={})  # holds the write lock
+        # Bounded only so that the old behaviour fails here instead of after the 30 s busy timeout.
+        assert await asyncio.wait_for(service.fire_due(now=due - timedelta(seconds=1)), 10) == 0
+        assert await asyncio.wait_for(service.next_due_at(), 10) == due
+    assert await service.fire_due(now=due) == 2
+    await database.dispose()

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+import orjson
+
 from services.feedback.complaints import lifecycle
 from services.feedback.sla import clocks as sla_clocks
 from services.feedback.sla.calendars import BusinessCalendar, to_epoch_us
@@ -120,9 +122,20 @@ class ComplaintSla:
             "applied_events": self.applied_events,
         }
 
+    def to_json(self) -> bytes:
+        """to_dict() as JSON text: orjson writes the datetimes as isoformat() does, without making
+        the strings first (a new calendar version stores every open complaint's state again)."""
+        return orjson.dumps({
+            **self.__dict__,
+            "attributes": self.attributes.to_dict(),
+            "clocks": [c.fields() for c in self.clocks],
+            "recent_event_ids": list(self.recent_event_ids),
+        })
+
     @classmethod
     def from_dict(cls, d: dict) -> ComplaintSla:
-        return cls(
+        sla = object.__new__(cls)  # every field is given: the frozen __init__ would only set them one by one
+        sla.__dict__.update(
             complaint_id=d["complaint_id"],
             status=d["status"],
             attributes=ComplaintAttributes.from_dict(d["attributes"]),
@@ -133,6 +146,7 @@ class ComplaintSla:
             reopen_count=d["reopen_count"],
             **_applied(d),
         )
+        return sla
 
 
 def _applied(d: dict) -> dict:
@@ -361,6 +375,52 @@ def deadlines_moved(before: ComplaintSla, after: ComplaintSla, old: SlaContext, 
     if before.policy_id != after.policy_id or _deadlines(observed) != _deadlines(after.clocks):
         return True
     return _warnings_ahead(before, old, at) != _warnings_ahead(after, new, at)
+
+
+def deadlines_moved_many(befores: list[ComplaintSla], afters: list[ComplaintSla], old: SlaContext, new: SlaContext,
+                         at: datetime) -> tuple[list[bool], list[list[list[int]]]]:
+    """deadlines_moved() for many complaints at once (the warning moments in one numpy call per
+    calendar), and the new states' warning moments ahead (warnings_many) for their events."""
+    at_us = to_epoch_us(at)
+    after_warnings = warnings_many(afters, new)
+    moved = [
+        before.policy_id != after.policy_id or _deadlines([sla_clocks.observe(c, at) for c in before.clocks]) != _deadlines(after.clocks)
+        for before, after in zip(befores, afters)
+    ]
+    # Only where no deadline moved do the warning moments ahead decide.
+    undecided = [n for n, was_moved in enumerate(moved) if not was_moved]
+    before_warnings = warnings_many([befores[n] for n in undecided], old)
+    for n, warned in zip(undecided, before_warnings):
+        moved[n] = _after(warned, at_us) != _after(after_warnings[n], at_us)
+    return moved, after_warnings
+
+
+def warnings_many(slas: list[ComplaintSla], context: SlaContext) -> list[list[list[int]]]:
+    """Per complaint and clock, the epoch microseconds at which each warning threshold still ahead
+    is reached (what event_payload() and deadlines_moved() ask warning_times() for, before their
+    filter on time), one numpy call per calendar for all complaints."""
+    thresholds_of: dict[tuple, list[float]] = {}  # many complaints share attributes, metric and target
+    by_calendar: dict[str, list[tuple[int, int, MetricClock, list[float]]]] = {}
+    for n, sla in enumerate(slas):
+        for m, clock in enumerate(sla.clocks):
+            attributes = sla.attributes  # its fields as the key: hashing the dataclass runs in Python
+            key = (attributes.priority, attributes.tier, attributes.channel, attributes.category, clock.metric, clock.target_seconds)
+            if key not in thresholds_of:
+                target = _policy(sla, context).target(clock.metric, sla.attributes.priority)
+                thresholds_of[key] = [w.consumed_at_warning(clock.target_seconds) for w in target.warnings] if target else []
+            by_calendar.setdefault(clock.calendar, []).append((n, m, clock, thresholds_of[key]))
+    found = [[[] for _ in sla.clocks] for sla in slas]
+    for name, items in by_calendar.items():
+        if not any(thresholds for *_, thresholds in items):
+            continue
+        moments = sla_clocks.warning_times_many([i[2] for i in items], [i[3] for i in items], context.calendars[name])
+        for (n, m, _, _), ahead in zip(items, moments):
+            found[n][m] = ahead
+    return found
+
+
+def _after(warnings: list[list[int]], after_us: int) -> list[list[int]]:
+    return [[moment for moment in moments if moment > after_us] for moments in warnings]
 
 
 def _deadlines(clocks) -> list[tuple]:

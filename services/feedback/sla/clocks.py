@@ -54,25 +54,32 @@ class MetricClock:
     # Both directions are written out field by field: a new calendar version stores and reads
     # back every open complaint's clocks, and the generic forms were a good part of that time.
     def to_dict(self) -> dict:
-        d = {name: getattr(self, name) for name in _FIELDS}
+        d = self.fields()
         for name in _TIME_FIELDS:
             if d[name] is not None:
                 d[name] = d[name].isoformat()
         return d
 
+    def fields(self) -> dict:
+        """Every field by name, times as datetimes (what to_dict holds before they become text)."""
+        return dict(self.__dict__)
+
     @classmethod
     def from_dict(cls, d: dict) -> MetricClock:
-        values = {name: d.get(name, _DEFAULTS.get(name)) for name in _FIELDS}
+        values = {**_DEFAULTS, **d}
+        if len(values) != len(_FIELDS):  # a key this version does not know is left out
+            values = {name: values[name] for name in _FIELDS}
         for name in _TIME_FIELDS:
             if values[name] is not None:
                 values[name] = datetime.fromisoformat(values[name])
-        return evolve(_TEMPLATE, **values)
+        clock = object.__new__(cls)  # every field is given: the frozen __init__ would only set them one by one
+        clock.__dict__.update(values)
+        return clock
 
 
 _FIELDS = tuple(MetricClock.__dataclass_fields__)
 _TIME_FIELDS = ("started_at", "marked_at", "due_at", "original_due_at", "breached_at", "fulfilled_at")
-_DEFAULTS = {name: f.default for name, f in MetricClock.__dataclass_fields__.items() if f.default is not MISSING}
-_TEMPLATE = MetricClock("", 0, "", 0, "", 0, datetime.min, datetime.min)  # from_dict fills in every field
+_DEFAULTS = {name: None if f.default is MISSING else f.default for name, f in MetricClock.__dataclass_fields__.items()}
 
 
 def start_clock(metric: str, target_seconds: float, calendar: BusinessCalendar, at: datetime, instance: int = 1):
@@ -229,6 +236,28 @@ def warning_times(
     ahead = sorted(c for c in consumed_at_warnings if c > clock.consumed_seconds)
     moments = [calendar.add_business_time(clock.marked_at, c - clock.consumed_seconds) for c in ahead]
     return [m for m in moments if to_epoch_us(m) > to_epoch_us(after)]
+
+
+def warning_times_many(clocks: list[MetricClock], consumed_at_warnings: list[list[float]], calendar: BusinessCalendar) -> list[list[int]]:
+    """warning_times() for many clocks of one calendar, in epoch microseconds and before its `after`
+    filter, with the calendar arithmetic in one numpy call (a recompute publishes the warning moments
+    of every moved complaint)."""
+    places, starts, amounts = [], [], []
+    for n, (clock, thresholds) in enumerate(zip(clocks, consumed_at_warnings)):
+        if clock.state != RUNNING or clock.breached or not thresholds:
+            continue
+        _check_calendar(clock, calendar)
+        marked_us = to_epoch_us(clock.marked_at)
+        for consumed in sorted(c for c in thresholds if c > clock.consumed_seconds):
+            places.append(n)
+            starts.append(marked_us)
+            amounts.append(round((consumed - clock.consumed_seconds) * US_PER_SECOND))
+    moments = [[] for _ in clocks]
+    if places:
+        found = calendar.add_business_us_many(np.array(starts, dtype=np.int64), np.array(amounts, dtype=np.int64))
+        for n, moment in zip(places, found.tolist()):
+            moments[n].append(moment)
+    return moments
 
 
 def _settle(clock: MetricClock, calendar: BusinessCalendar, at: datetime) -> MetricClock:
