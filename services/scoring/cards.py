@@ -7,11 +7,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.bulk import among, in_lists, insert_rows
 from services.common.catalog import LifecycleChanged, ScoreUpdated, TierChanged
 from services.common.delivery_tables import timers
 from services.common.timeutil import as_utc, utcnow
 from services.scoring.context import ScoringContext
-from services.scoring.facts import chunks, load_facts_of, upsert_many
+from services.scoring.facts import load_facts_of, upsert_many
 from services.scoring.in_use import load_in_use
 from services.scoring.models import score_changes, scores
 from services.scoring.scores.health import HealthExplanation, IndicatorExplanation, compare_explanations
@@ -62,8 +63,9 @@ async def current_score(session: AsyncSession, customer_id: str):
 
 async def current_scores(session: AsyncSession, customer_ids: list[str]) -> dict:
     found = {}
-    for chunk in chunks(customer_ids):
-        found.update((row.customer_id, row) for row in await session.execute(sa.select(scores).where(scores.c.customer_id.in_(chunk))))
+    for ids in in_lists(session, customer_ids):
+        found.update((row.customer_id, row) for row in await session.execute(
+            sa.select(scores).where(among(session, scores.c.customer_id, ids))))
     return found
 
 
@@ -123,8 +125,7 @@ async def store_many(session: AsyncSession, ctx: ScoringContext, cards: dict[str
         if card.next_threshold_at != (None if before is None else before.next_threshold_at):
             timers[customer_id] = card.next_threshold_at
     await upsert_many(session, scores, "customer_id", rows)
-    if history:
-        await session.execute(sa.insert(score_changes), history)
+    await insert_rows(session, score_changes, history)
     for backfill, payloads in events.items():
         if payloads:
             await ctx.events.add_many(session, payloads, backfill=backfill)
@@ -135,13 +136,12 @@ async def _move_churn_timers(session: AsyncSession, due: dict[str, datetime | No
     """schedule_timer and cancel_timer of services.common.timers, for many customers at once."""
     if not due:
         return
-    for chunk in chunks(sorted(due)):
-        await session.execute(sa.delete(timers).where(timers.c.kind == CHURN_TIMER, timers.c.key.in_(chunk)))
+    for keys in in_lists(session, sorted(due)):
+        await session.execute(sa.delete(timers).where(timers.c.kind == CHURN_TIMER, among(session, timers.c.key, keys)))
     created = utcnow()
     moved = [{"kind": CHURN_TIMER, "key": customer_id, "due_at": as_utc(due_at), "payload": {}, "attempts": 0,
               "created_at": created} for customer_id, due_at in sorted(due.items()) if due_at is not None]
-    if moved:
-        await session.execute(sa.insert(timers), moved)
+    await insert_rows(session, timers, moved)
     session.info["timers_changed"] = True
 
 

@@ -11,9 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.bulk import among, in_lists, insert_new_rows, upsert_rows
 from services.scoring.models import complaints, customers, purchase_lines, survey_answers, survey_responses
 from services.scoring.scores.scorecard import Answer, Complaint, CustomerFacts, day_number
 from services.scoring.scores.summary import UNITS_PER_CURRENCY
@@ -37,29 +37,18 @@ def chunks(items: list, size: int = IDS_PER_QUERY):
         yield items[start:start + size]
 
 
-def _insert(session: AsyncSession, table: sa.Table):
-    dialect = sqlite if session.bind.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table)
-
-
 async def insert_new(session: AsyncSession, table: sa.Table, values: dict) -> None:
     """Inserts the row unless one with its key exists (an event seen again under another id)."""
     await insert_new_many(session, table, [values])
 
 
 async def insert_new_many(session: AsyncSession, table: sa.Table, rows: list[dict]) -> None:
-    if rows:
-        await session.execute(_insert(session, table).on_conflict_do_nothing(), rows)
+    await insert_new_rows(session, table, rows)
 
 
 async def upsert_many(session: AsyncSession, table: sa.Table, key: str, rows: list[dict]) -> None:
     """Inserts the rows, or overwrites the columns they name where their key exists."""
-    if not rows:
-        return
-    statement = _insert(session, table)
-    columns = [name for name in rows[0] if name != key]
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=[key], set_={name: statement.excluded[name] for name in columns}), rows)
+    await upsert_rows(session, table, key, rows)
 
 
 async def survivor_of(session: AsyncSession, customer_id: str) -> str:
@@ -73,9 +62,9 @@ async def survivors_of(session: AsyncSession, customer_ids) -> dict[str, str]:
     asked = sorted(set(survivor))
     for _ in range(MAX_MERGE_HOPS):
         moved: dict[str, str] = {}
-        for chunk in chunks(asked):
+        for ids in in_lists(session, asked):
             moved.update((await session.execute(sa.select(customers.c.customer_id, customers.c.merged_into).where(
-                customers.c.customer_id.in_(chunk), customers.c.merged_into.is_not(None)))).all())
+                among(session, customers.c.customer_id, ids), customers.c.merged_into.is_not(None)))).all())
         if not moved:
             break
         survivor = {customer_id: moved.get(now, now) for customer_id, now in survivor.items()}
@@ -232,15 +221,15 @@ async def load_facts(session: AsyncSession, customer_id: str) -> CustomerFacts:
 
 
 async def load_facts_of(session: AsyncSession, customer_ids: list[str]) -> dict[str, CustomerFacts]:
-    """Every named customer's facts, a few queries per thousand customers."""
+    """Every named customer's facts, three queries (per thousand customers on SQLite)."""
     lines, answers, complaint_rows = defaultdict(list), defaultdict(dict), defaultdict(list)
-    for chunk in chunks(customer_ids):
+    for ids in in_lists(session, customer_ids):
         for row in await session.execute(sa.select(purchase_lines.c.customer_id, purchase_lines.c.day, purchase_lines.c.units)
-                                         .where(purchase_lines.c.customer_id.in_(chunk))):
+                                         .where(among(session, purchase_lines.c.customer_id, ids))):
             lines[row.customer_id].append((row.day, row.units))
-        for row in await session.execute(sa.select(survey_answers).where(survey_answers.c.customer_id.in_(chunk))):
+        for row in await session.execute(sa.select(survey_answers).where(among(session, survey_answers.c.customer_id, ids))):
             answers[row.customer_id][row.kind] = Answer(row.score, row.answered_at)
-        for row in await session.execute(sa.select(complaints).where(complaints.c.customer_id.in_(chunk))):
+        for row in await session.execute(sa.select(complaints).where(among(session, complaints.c.customer_id, ids))):
             complaint_rows[row.customer_id].append(Complaint(row.status, row.breached, row.opened_at))
     return {customer_id: CustomerFacts(purchase_lines=lines[customer_id], answers=answers[customer_id],
                                        complaints=complaint_rows[customer_id]) for customer_id in customer_ids}
