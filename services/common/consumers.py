@@ -18,6 +18,7 @@ retried alone gets a batch of its own, so the promises above hold unchanged.
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -121,8 +122,9 @@ class EventConsumer:
                 raise
             raise DeliverAgain(done=len(outcomes), delay_seconds=self._back_off(stream, error)) from error
         finally:
-            for message, outcome in zip(messages, outcomes):
-                self.metrics.events_consumed.labels(self.metrics.service, self.name, message.topic, outcome).inc()
+            counted = Counter((message.topic, outcome) for message, outcome in zip(messages, outcomes))
+            for (topic, outcome), count in counted.items():
+                self.metrics.events_consumed.labels(self.metrics.service, self.name, topic, outcome).inc(count)
         self._passing_failures.pop(stream, None)
 
     async def _handle(self, messages: list[Message], outcomes: list[str]) -> None:
