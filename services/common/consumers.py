@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.bus import Bus
+from services.common.collector import collector_paused
 from services.common.catalog import CATALOG, EventPayload, topic_of
 from services.common.database import Database
 from services.common.dead_letters import HANDLER_FAILED, SCHEMA_INVALID, UNDECODABLE, UNKNOWN_TYPE, Failure, dlq_message, record_once
@@ -116,7 +117,8 @@ class EventConsumer:
         outcomes: list[str] = []
         stream = (messages[0].topic, messages[0].partition)
         try:
-            await self._handle(messages, outcomes)
+            with collector_paused():
+                await self._handle(messages, outcomes)
         except Exception as error:
             if not is_transient(error):
                 raise
