@@ -3,7 +3,7 @@ beside the rate at which aiokafka alone reads the same messages (the ratio is th
 refit with the bulk re-score of every customer, and the process's resident memory.
 
 Progress is read from the consumer's own counter (free), not by asking the API every few hundred
-milliseconds, which in this process cost the consumer a third as much CPU again; `/v1/stats`
+milliseconds, which in this process cost about a third of what the consumer spent (py-spy); `/v1/stats`
 confirms the total at the end. Beside the wall-clock rate it prints the CPU seconds this process
 and (when the benchmark started it) the PostgreSQL server spent while the events were applied:
 the machine is shared, and CPU per event moves less with the load than the rate does.
