@@ -18,6 +18,7 @@ retried alone gets a batch of its own, so the promises above hold unchanged.
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.bus import Bus
+from services.common.collector import collector_paused
 from services.common.catalog import CATALOG, EventPayload, topic_of
 from services.common.database import Database
 from services.common.dead_letters import HANDLER_FAILED, SCHEMA_INVALID, UNDECODABLE, UNKNOWN_TYPE, Failure, dlq_message, record_once
@@ -115,14 +117,16 @@ class EventConsumer:
         outcomes: list[str] = []
         stream = (messages[0].topic, messages[0].partition)
         try:
-            await self._handle(messages, outcomes)
+            with collector_paused():
+                await self._handle(messages, outcomes)
         except Exception as error:
             if not is_transient(error):
                 raise
             raise DeliverAgain(done=len(outcomes), delay_seconds=self._back_off(stream, error)) from error
         finally:
-            for message, outcome in zip(messages, outcomes):
-                self.metrics.events_consumed.labels(self.metrics.service, self.name, message.topic, outcome).inc()
+            counted = Counter((message.topic, outcome) for message, outcome in zip(messages, outcomes))
+            for (topic, outcome), count in counted.items():
+                self.metrics.events_consumed.labels(self.metrics.service, self.name, topic, outcome).inc(count)
         self._passing_failures.pop(stream, None)
 
     async def _handle(self, messages: list[Message], outcomes: list[str]) -> None:

@@ -143,6 +143,38 @@ def _event_time(raw: bytes | None) -> datetime:
 def _envelope_headers(message: Message) -> dict[str, bytes]:
     """The CloudEvents headers, checked; other headers are not ours to judge and are left out."""
     headers: dict[str, bytes] = {}
+    values: list[bytes | None] = []
+    for name, value in message.headers:
+        if name not in ENVELOPE_HEADERS:  # as we write them; anything else is looked at closer
+            name = name.lower()
+            if not (name.startswith("ce_") or name == "content-type"):
+                continue
+        headers[name] = value
+        values.append(value)
+    # Joined by an ASCII byte, so that no two bad halves make one good character.
+    if None in values or not _clean(b"\n".join(values)):
+        _refuse_header(message)  # checked one by one, to say which
+    for name in REQUIRED_HEADERS:
+        if not headers.get(name):
+            raise Undecodable("missing_attribute", name)
+    if headers["ce_specversion"] != b"1.0":
+        raise Undecodable("bad_attribute", "ce_specversion")
+    if len(headers["ce_id"]) > MAX_ID_LENGTH:
+        raise Undecodable("bad_attribute", "ce_id")
+    return headers
+
+
+def _clean(value: bytes) -> bool:
+    """UTF-8 without NUL (PostgreSQL cannot store a NUL in the inbox, so the record is refused here)."""
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in value
+
+
+def _refuse_header(message: Message) -> None:
+    """Raises for the first envelope header that is null, not UTF-8 or holds a NUL."""
     for name, value in message.headers:
         lowered = name.lower()
         if not (lowered.startswith("ce_") or lowered == "content-type"):
@@ -154,14 +186,5 @@ def _envelope_headers(message: Message) -> dict[str, bytes]:
             value.decode("utf-8")
         except UnicodeDecodeError:
             raise Undecodable("non_utf8_header", field) from None
-        if b"\x00" in value:  # PostgreSQL cannot store it in the inbox, so the record is refused here
+        if b"\x00" in value:
             raise Undecodable("bad_attribute", field)
-        headers[lowered] = value
-    for name in REQUIRED_HEADERS:
-        if not headers.get(name):
-            raise Undecodable("missing_attribute", name)
-    if headers["ce_specversion"] != b"1.0":
-        raise Undecodable("bad_attribute", "ce_specversion")
-    if len(headers["ce_id"]) > MAX_ID_LENGTH:
-        raise Undecodable("bad_attribute", "ce_id")
-    return headers

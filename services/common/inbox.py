@@ -5,11 +5,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.bulk import any_of, insert_rows
 from services.common.database import Database
 from services.common.delivery_tables import inbox
 from services.common.timeutil import utcnow
-
-IDS_PER_QUERY = 1000
 
 
 async def mark_processed(session: AsyncSession, *, consumer: str, event_id: str) -> None:
@@ -17,20 +16,18 @@ async def mark_processed(session: AsyncSession, *, consumer: str, event_id: str)
 
 
 async def processed_among(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> set[str]:
-    """Those of `event_ids` the consumer processed before, in one query per thousand ids."""
+    """Those of `event_ids` the consumer processed before (one query on PostgreSQL)."""
     found: set[str] = set()
-    for start in range(0, len(event_ids), IDS_PER_QUERY):
-        chunk = event_ids[start:start + IDS_PER_QUERY]
-        found.update(await session.scalars(
-            sa.select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id.in_(chunk))))
+    for asked in any_of(session, inbox.c.event_id, event_ids):
+        found.update(await session.scalars(sa.select(inbox.c.event_id).where(inbox.c.consumer == consumer, asked)))
     return found
 
 
 async def mark_processed_many(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> None:
     if event_ids:
         now = utcnow()
-        await session.execute(sa.insert(inbox), [{"consumer": consumer, "event_id": event_id, "processed_at": now}
-                                                 for event_id in event_ids])
+        await insert_rows(session, inbox, [{"consumer": consumer, "event_id": event_id, "processed_at": now}
+                                           for event_id in event_ids])
 
 
 async def purge_inbox(database: Database, older_than: datetime, *, batch_size: int = 10_000) -> int:

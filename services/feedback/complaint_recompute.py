@@ -24,8 +24,6 @@ loop only queues for the lock when a timer is due, see common/timers.py).
 """
 
 import asyncio
-import gc
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import catalog
 from services.common.bulk import execute_many
+from services.common.collector import collector_paused
 from services.common.errors import Problem
 from services.common.event_writer import EventWriter
 from services.feedback.complaint_handling import EVENT_OF_ACTION, Change, sla_flags
@@ -78,20 +77,6 @@ def recompute_chunk(change: VersionChange, rows: list[tuple[str, str, str]]) -> 
             return _recomputed(change, rows)
         except CalendarError as error:
             return str(error)
-
-
-@contextmanager
-def collector_paused():
-    """Python's cyclic collector would walk the many complaint states held in memory again and
-    again while they are recomputed (about half the time of the core's batch, docs/benchmarks.md);
-    what they leave behind is freed by reference counting, so it waits until the chunk is done."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _recomputed(change: VersionChange, rows: list[tuple[str, str, str]]) -> list[Recomputed]:

@@ -65,6 +65,10 @@ GOOD_HEADERS = (("ce_id", b"e-1"), ("ce_source", b"/s"), ("ce_specversion", b"1.
     (GOOD_HEADERS, b"[1, 2]", "bad_json"),
     (GOOD_HEADERS, b"{not json", "bad_json"),
     (GOOD_HEADERS[1:], b"{}", "missing_attribute: ce_id"),
+    # Two headers each holding half of one character: neither is UTF-8, however they are checked.
+    (GOOD_HEADERS + (("ce_subject", "€".encode()[:2]), ("ce_time", "€".encode()[2:])), b"{}", "non_utf8_header: ce_subject"),
+    (GOOD_HEADERS + (("ce_subject", b"c\x00"),), b"{}", "bad_attribute: ce_subject"),
+    (GOOD_HEADERS + (("Ce_Extra", None),), b"{}", "null_header: ce_*"),
 ])
 def test_a_record_that_is_not_a_cloudevent_says_why(headers, value, reason):
     with pytest.raises(Undecodable) as refused:
