@@ -79,6 +79,9 @@ async def measure(arguments, folder: Path) -> None:
                 cpu[path] += time.process_time() - started
                 request_cpu[path] += answered - started
         customers.upsert_customers = set_based
+        async with stack["scoring"].database.sessions() as session:
+            undated = await session.scalar(sa.text("SELECT count(*) FROM scoring_customers WHERE created_at IS NULL"))
+        assert undated == 0, f"{undated} customers in scoring without their creation time"
     count = arguments.batches * arguments.size
     before, after = cpu["per item"] * 1e3 / count, cpu["set"] * 1e3 / count
     print(f"customers:batch of {arguments.size} on SQLite, embedded stack, {count} customers a path: "
