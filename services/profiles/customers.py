@@ -461,7 +461,8 @@ async def _contact_owners(session: AsyncSession, ctx: ProfilesContext, many_fiel
         column = getattr(Customer, f"{name}_hash")
         digests = [digest for fields in many_fields for field, digest in _contact_digests(ctx, fields) if field == name]
         for condition in any_of(session, column, digests):
-            owners |= {(name, digest): customer_id for customer_id, digest in await session.execute(sa.select(Customer.id, column).where(condition))}
+            found = await session.execute(sa.select(Customer.id, column).where(condition))
+            owners |= {(name, digest): customer_id for customer_id, digest in found}
     return owners
 
 

@@ -66,10 +66,11 @@ async def know_created(session: AsyncSession, created: dict[str, datetime]) -> N
     creation time where it has none."""
     if not created:
         return
-    await insert_new_rows(session, customers, [{"customer_id": customer_id, "created_at": at} for customer_id, at in sorted(created.items())])
+    ordered = sorted(created.items())
+    await insert_new_rows(session, customers, [{"customer_id": customer_id, "created_at": at} for customer_id, at in ordered])
     statement = (sa.update(customers).where(customers.c.customer_id == sa.bindparam("known_id"), customers.c.created_at.is_(None))
                  .values(created_at=sa.bindparam("known_at")))
-    await execute_many(session, statement, [{"known_id": customer_id, "known_at": at} for customer_id, at in sorted(created.items())])
+    await execute_many(session, statement, [{"known_id": customer_id, "known_at": at} for customer_id, at in ordered])
 
 
 async def know_customers(session: AsyncSession, customer_ids) -> None:
