@@ -1,13 +1,15 @@
 """Customer master data: create, update, upsert, merge, erase, find duplicates, search."""
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.bulk import any_of, insert_rows
 from services.common.catalog import CustomerCreated, CustomerErased, CustomerMerged, CustomerUpdated
 from services.common.errors import Problem
 from services.common.ids import new_id
@@ -15,6 +17,7 @@ from services.common.outbox import add_events
 from services.common.pagination import keyset_page
 from services.common.privacy import normalise_text, search_tokens
 from services.common.timeutil import utcnow
+from services.common.transactions import UNIQUE_VIOLATION, sqlstate
 from services.profiles.batch import ItemOutcome, error_outcome, invalid_outcome, problem_outcome
 from services.profiles.contact import normalise_email, normalise_phone
 from services.profiles.context import ProfilesContext
@@ -111,31 +114,45 @@ async def _assert_contact_free(session: AsyncSession, ctx: ProfilesContext, fiel
 
 
 def _apply_fields(ctx: ProfilesContext, customer: Customer, fields: dict) -> None:
+    for column, value in _column_values(ctx, fields).items():
+        setattr(customer, column, value)
+
+
+def _column_values(ctx: ProfilesContext, fields: dict) -> dict:
+    """The customer's columns for the fields given: personal data encrypted, with its search digests."""
+    values = {}
     for name in PERSONAL_FIELDS:
         if name in fields:
             value = fields[name]
-            setattr(customer, f"{name}_enc", ctx.cipher.encrypt(value))
+            values[f"{name}_enc"] = ctx.cipher.encrypt(value)
             if name == "name":
-                customer.name_hash = ctx.index.digest("name", normalise_text(value)) if value else None
+                values["name_hash"] = ctx.index.digest("name", normalise_text(value)) if value else None
             elif name in ("email", "phone"):
-                setattr(customer, f"{name}_hash", ctx.index.digest(name, value) if value else None)
+                values[f"{name}_hash"] = ctx.index.digest(name, value) if value else None
     for name in PLAIN_FIELDS:
         if name in fields:
-            setattr(customer, name, _or_empty(name, fields[name]))
+            values[name] = _or_empty(name, fields[name])
+    return values
 
 
 async def _write_search_rows(session: AsyncSession, ctx: ProfilesContext, customer: Customer, fields: dict) -> None:
     if "name" in fields:
         await session.execute(sa.delete(NameToken).where(NameToken.customer_id == customer.id))
-        tokens = search_tokens(fields["name"] or "")
+        tokens = _name_token_rows(ctx, customer.id, fields["name"])
         if tokens:
-            await session.execute(sa.insert(NameToken), [
-                {"customer_id": customer.id, "token_hash": ctx.index.digest("name-token", token)} for token in tokens
-            ])
+            await session.execute(sa.insert(NameToken), tokens)
     if "tags" in fields:
         await session.execute(sa.delete(CustomerTag).where(CustomerTag.customer_id == customer.id))
         if customer.tags:
-            await session.execute(sa.insert(CustomerTag), [{"customer_id": customer.id, "tag": tag} for tag in set(customer.tags)])
+            await session.execute(sa.insert(CustomerTag), _tag_rows(customer.id, customer.tags))
+
+
+def _name_token_rows(ctx: ProfilesContext, customer_id: str, name: str | None) -> list[dict]:
+    return [{"customer_id": customer_id, "token_hash": ctx.index.digest("name-token", token)} for token in search_tokens(name or "")]
+
+
+def _tag_rows(customer_id: str, tags: list[str]) -> list[dict]:
+    return [{"customer_id": customer_id, "tag": tag} for tag in set(tags)]
 
 
 async def _write_changes(session: AsyncSession, ctx: ProfilesContext, customer: Customer, fields: dict) -> None:
@@ -338,16 +355,149 @@ async def _publish(session: AsyncSession, ctx: ProfilesContext, payload) -> None
 
 
 async def upsert_customers(session: AsyncSession, ctx: ProfilesContext, items: list[dict]) -> list[ItemOutcome]:
-    """By external_id: create the new, update the changed; each item in its own savepoint."""
-    outcomes = []
-    for item in items:
-        try:
-            data = CustomerUpsert.model_validate(item)
-        except ValidationError as error:
-            outcomes.append(invalid_outcome(error))
-            continue
-        outcomes.append(await _upsert_in_savepoint(session, ctx, data))
+    """By external_id: create the new, update the changed. New customers go in together; should that
+    meet a concurrent writer's row, the whole batch is decided again item by item, each in its savepoint."""
+    decided = [validated_upsert(item) for item in items]
+    try:
+        async with session.begin_nested():
+            return await _upsert_set(session, ctx, decided)
+    except DBAPIError as error:
+        if not isinstance(error, IntegrityError) and sqlstate(error) != UNIQUE_VIOLATION:
+            raise
+    return await upsert_each(session, ctx, decided)
+
+
+def validated_upsert(item: dict) -> CustomerUpsert | ItemOutcome:
+    try:
+        return CustomerUpsert.model_validate(item)
+    except ValidationError as error:
+        return invalid_outcome(error)
+
+
+async def upsert_each(session: AsyncSession, ctx: ProfilesContext, decided: list[CustomerUpsert | ItemOutcome]) -> list[ItemOutcome]:
+    """Item by item, each in its own savepoint: the path for any batch, and the set path's fallback."""
+    return [item if isinstance(item, ItemOutcome) else await _upsert_in_savepoint(session, ctx, item) for item in decided]
+
+
+async def _upsert_set(session: AsyncSession, ctx: ProfilesContext, decided: list[CustomerUpsert | ItemOutcome]) -> list[ItemOutcome]:
+    """The outcomes and writes of `upsert_each`, in the same order: runs of new customers are
+    inserted together, an item that changes a customer (or names an external_id twice) goes alone,
+    after the new ones before it are written, so that each item sees what the items before it did."""
+    valid = [item for item in decided if isinstance(item, CustomerUpsert)]
+    existing = await _locked_by_external_id(session, [item.external_id for item in valid])
+    repeated = {external_id for external_id, count in Counter(item.external_id for item in valid).items() if count > 1}
+    outcomes: list[ItemOutcome | None] = []
+    pending: list[tuple[int, CustomerUpsert]] = []
+
+    async def write_pending() -> None:
+        for (position, _), outcome in zip(pending, await _insert_new(session, ctx, [item for _, item in pending])):
+            outcomes[position] = outcome
+        pending.clear()
+
+    for position, item in enumerate(decided):
+        if isinstance(item, ItemOutcome):
+            outcomes.append(item)
+        elif item.external_id in repeated or (item.external_id in existing and not _is_unchanged(ctx, existing[item.external_id], item)):
+            await write_pending()
+            outcomes.append(await _upsert_in_savepoint(session, ctx, item))
+        elif item.external_id in existing:
+            outcomes.append(ItemOutcome("unchanged", 200, record_id=existing[item.external_id].id))
+        else:
+            pending.append((position, item))
+            outcomes.append(None)
+    await write_pending()
     return outcomes
+
+
+async def _insert_new(session: AsyncSession, ctx: ProfilesContext, items: list[CustomerUpsert]) -> list[ItemOutcome]:
+    """New customers together, with their search rows and events; each decided as _insert_customer
+    would have, one after the other (an email an earlier item took is taken)."""
+    if not items:
+        return []
+    prepared = [_normalised_or_problem(ctx, item) for item in items]
+    owners = await _contact_owners(session, ctx, [fields for fields in prepared if isinstance(fields, dict)])
+    now = utcnow()
+    outcomes, rows, tokens, tags, events = [], [], [], [], []
+    for item, fields in zip(items, prepared):
+        if isinstance(fields, ItemOutcome):
+            outcomes.append(fields)
+            continue
+        digests = _contact_digests(ctx, fields)
+        taken = next((key for key in digests if key in owners), None)
+        if taken is not None:
+            outcomes.append(problem_outcome(Problem(409, "Duplicate customer", f"another customer already has this {taken[0]}",
+                                                    field=taken[0], existing_id=owners[taken])))
+            continue
+        row = _new_customer_row(ctx, fields, item.external_id, now)
+        owners |= dict.fromkeys(digests, row["id"])
+        rows.append(row)
+        tokens += _name_token_rows(ctx, row["id"], fields["name"])
+        tags += _tag_rows(row["id"], row["tags"])
+        events.append(ctx.event(_created_event(row, fields)))
+        outcomes.append(ItemOutcome("created", 201, record_id=row["id"]))
+    await insert_rows(session, Customer.__table__, rows)
+    await insert_rows(session, NameToken.__table__, tokens)
+    await insert_rows(session, CustomerTag.__table__, tags)
+    await add_events(session, events)
+    return outcomes
+
+
+def _normalised_or_problem(ctx: ProfilesContext, item: CustomerUpsert) -> dict | ItemOutcome:
+    try:
+        return normalised_contact(ctx, _fields_of(item, only_sent=False))
+    except Problem as problem:
+        return problem_outcome(problem)
+
+
+def _contact_digests(ctx: ProfilesContext, fields: dict) -> list[tuple[str, str]]:
+    """(field, digest) of the email and phone given, email first, as _assert_contact_free checks them."""
+    return [(name, ctx.index.digest(name, fields[name])) for name in ("email", "phone") if fields.get(name) is not None]
+
+
+async def _contact_owners(session: AsyncSession, ctx: ProfilesContext, many_fields: list[dict]) -> dict[tuple[str, str], str]:
+    """Which customer already has each email and phone of `many_fields`: (field, digest) to id."""
+    owners = {}
+    for name in ("email", "phone"):
+        column = getattr(Customer, f"{name}_hash")
+        digests = [digest for fields in many_fields for field, digest in _contact_digests(ctx, fields) if field == name]
+        for condition in any_of(session, column, digests):
+            found = await session.execute(sa.select(Customer.id, column).where(condition))
+            owners |= {(name, digest): customer_id for customer_id, digest in found}
+    return owners
+
+
+def _new_customer_row(ctx: ProfilesContext, fields: dict, external_id: str, now: datetime) -> dict:
+    return {
+        "id": new_id(), "external_id": external_id, "status": "active", "merged_into": None, "version": 1,
+        "created_at": now, "updated_at": now, "erased_at": None, **_column_values(ctx, fields),
+    }
+
+
+def _created_event(row: dict, fields: dict) -> CustomerCreated:
+    return CustomerCreated(
+        customer_id=row["id"], external_id=row["external_id"], tag_count=len(row["tags"]), has_email=bool(fields.get("email")),
+        has_phone=bool(fields.get("phone")), consent=row["consent"], created_at=row["created_at"],
+    )
+
+
+async def _locked_by_external_id(session: AsyncSession, external_ids: list[str]) -> dict[str, Customer]:
+    found = {}
+    for condition in any_of(session, Customer.external_id, external_ids):
+        query = sa.select(Customer).where(condition).with_for_update().execution_options(populate_existing=True)
+        found |= {customer.external_id: customer for customer in await session.scalars(query)}
+    return found
+
+
+def _is_unchanged(ctx: ProfilesContext, customer: Customer, data: CustomerUpsert) -> bool:
+    """What update_customer would call unchanged; anything else (an error included) is decided there."""
+    if customer.status != "active":
+        return False
+    try:
+        fields = normalised_contact(ctx, _fields_of(data, only_sent=True))
+    except Problem:
+        return False
+    before = current_fields(ctx, customer)
+    return all(before[name] == _or_empty(name, value) for name, value in fields.items())
 
 
 async def _upsert_in_savepoint(session: AsyncSession, ctx: ProfilesContext, data: CustomerUpsert) -> ItemOutcome:

@@ -24,6 +24,10 @@ class ScoringBatch:
         self.lines: list[dict] = []  # purchase and refund lines, under the customer the event names
         self.contacts: dict[str, facts.Contacts] = {}
         self.wanted: dict[str, Rescore] = {}
+        self.created: dict[str, datetime] = {}  # customers new to the batch, with when they were created
+
+    def customer_created(self, customer_id: str, created_at: datetime) -> None:
+        self.created.setdefault(customer_id, created_at)
 
     def add_line(self, line: dict) -> None:
         self.lines.append(line)
@@ -39,6 +43,8 @@ class ScoringBatch:
 
     async def flush(self) -> None:
         """Writes the facts noted so far under each customer's survivor."""
+        await facts.know_created(self.session, self.created)
+        self.created = {}
         named = {line["customer_id"] for line in self.lines} | set(self.contacts)
         if not named:
             return

@@ -30,7 +30,7 @@ def _rescore(delivery: Delivery[ScoringContext], customer_id: str, reason: str) 
 
 
 async def on_customer_created(delivery: Delivery[ScoringContext], payload: CustomerCreated) -> None:
-    await facts.know_customer(delivery.session, payload.customer_id, created_at=payload.created_at)
+    delivery.batch.customer_created(payload.customer_id, payload.created_at)
     _rescore(delivery, payload.customer_id, "created")
 
 

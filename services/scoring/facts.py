@@ -13,7 +13,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.bulk import any_of, insert_new_rows, upsert_rows
+from services.common.bulk import any_of, execute_many, insert_new_rows, upsert_rows
 from services.scoring.models import complaints, customers, purchase_lines, survey_answers, survey_responses
 from services.scoring.scores.scorecard import Answer, Complaint, CustomerFacts, day_number
 from services.scoring.scores.summary import UNITS_PER_CURRENCY
@@ -57,11 +57,20 @@ async def survivors_of(session: AsyncSession, customer_ids) -> dict[str, str]:
     return survivor
 
 
-async def know_customer(session: AsyncSession, customer_id: str, *, created_at: datetime | None = None) -> None:
-    await insert_new(session, customers, {"customer_id": customer_id, "created_at": created_at})
-    if created_at is not None:
-        await session.execute(sa.update(customers).where(customers.c.customer_id == customer_id, customers.c.created_at.is_(None))
-                              .values(created_at=created_at))
+async def know_customer(session: AsyncSession, customer_id: str) -> None:
+    await insert_new(session, customers, {"customer_id": customer_id})
+
+
+async def know_created(session: AsyncSession, created: dict[str, datetime]) -> None:
+    """know_customer of many: a customer known already (an event about it came first) gets its
+    creation time where it has none."""
+    if not created:
+        return
+    ordered = sorted(created.items())
+    await insert_new_rows(session, customers, [{"customer_id": customer_id, "created_at": at} for customer_id, at in ordered])
+    statement = (sa.update(customers).where(customers.c.customer_id == sa.bindparam("known_id"), customers.c.created_at.is_(None))
+                 .values(created_at=sa.bindparam("known_at")))
+    await execute_many(session, statement, [{"known_id": customer_id, "known_at": at} for customer_id, at in ordered])
 
 
 async def know_customers(session: AsyncSession, customer_ids) -> None:

@@ -80,6 +80,25 @@ async def test_one_batch_leaves_the_state_that_one_event_at_a_time_leaves(tmp_pa
     assert b3["interactions"] == 6 and b3["negative_feedback"] == 1  # b4 had interactions but no feedback
 
 
+async def test_a_customer_known_before_its_created_event_gets_its_creation_time(tmp_path, database_url):
+    """customer.created is noted in the batch and written at its end; a survey answer before it, in
+    the same batch or an earlier one, already made the customer's row without a creation time."""
+    answer = SurveyResponded(customer_id="b5", response_id="r-5", survey_id="s", kind="nps", score=3, scale_min=0,
+                             scale_max=10, answered_at=day(1))
+    events = envelopes([answer, purchase("b5", day(2), "20.00"), CustomerCreated(customer_id="b5", created_at=day(30)),
+                        CustomerCreated(customer_id="b6", created_at=day(40))])
+    rows = []
+    for way, batches in (("earlier", [events[:1], events[1:]]), ("same", [events])):
+        settings = settings_for_tests(tmp_path / way, database_url=database_url)
+        async with service_harness("scoring", settings, clock=ManualClock(START)) as harness:
+            for batch in batches:
+                await deliver(harness, batch)
+            async with harness.context.database.sessions() as session:
+                rows.append(dict((await session.execute(sa.select(customers.c.customer_id, customers.c.created_at)
+                                                        .order_by(customers.c.customer_id))).all()))
+    assert rows[0] == rows[1] == {"b5": day(30), "b6": day(40)}
+
+
 @pytest.mark.parametrize("amount", ["not a number", "1e30"], ids=["fails in the handler", "fails in the batch's write"])
 async def test_a_poison_record_in_a_batch_is_dead_lettered_and_the_others_applied_once(tmp_path, database_url, amount):
     settings = settings_for_tests(tmp_path, database_url=database_url)
