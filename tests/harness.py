@@ -5,6 +5,7 @@
 `ManualClock` makes time move only when the test says so.
 """
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -12,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
 from services.common.bootstrap import all_topics
 from services.common.clock import Clock
+from services.common.delivery_tables import outbox
 from services.common.events import Envelope, Message, from_message
 from services.common.service_app import Platform
 from services.common.settings import Settings
@@ -64,9 +67,18 @@ class ServiceHarness:
         return key
 
     async def drain_outbox(self) -> None:
-        """Relays what is left, so that the recorder has seen every committed event."""
-        while await self.app.state.relay.relay_once():
-            pass
+        """Relays what is left, so that the recorder has seen every committed event. On PostgreSQL
+        the relay holds back rows that a transaction still in flight (a job's, the timer loop's)
+        might precede; those go once it ends, so this waits for them, up to 10 s."""
+        relay = self.app.state.relay
+        for _ in range(200):
+            while await relay.relay_once():
+                pass
+            async with self.database.sessions() as session:
+                if not await session.scalar(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))):
+                    return
+            await asyncio.sleep(0.05)
+        raise AssertionError("outbox rows still unsent after 10 s")
 
     async def fire_due_timers(self) -> int:
         """Fires what the clock says is due, now, instead of waiting for the timer loop."""

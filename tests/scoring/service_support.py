@@ -1,10 +1,15 @@
 """Feeding the scoring service catalog events as the bus would, and reading what it says."""
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from services.common.catalog import EventPayload, PurchaseRecorded, PurchaseRefunded, topic_of
 from services.common.events import Envelope, envelope_for, to_message
+from services.common.clock import ManualClock
 from services.common.ids import new_id
+from tests.harness import service_harness, settings_for_tests
 
 
 def purchase(customer_id: str, when: datetime, amount: str, purchase_id: str | None = None) -> PurchaseRecorded:
@@ -34,3 +39,19 @@ async def score_of(harness, customer_id: str, **params) -> dict:
     response = await harness.client.get(f"/v1/customers/{customer_id}/score", params=params, headers=harness.auth())
     assert response.status_code == 200, response.text
     return response.json()
+
+
+@asynccontextmanager
+async def scoring_at(tmp_path, database_url, now: datetime) -> AsyncIterator:
+    """The scoring service on a clock the test moves, once its refit at start (on no buyers yet)
+    is done: run after a test's first events instead, it would re-score them on a calibrated
+    population in some runs and not in others."""
+    settings = settings_for_tests(tmp_path, database_url=database_url)
+    async with service_harness("scoring", settings, clock=ManualClock(now)) as harness:
+        for _ in range(600):
+            if (await harness.client.get("/v1/models/clv", headers=harness.auth())).json()["in_use"] is not None:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the refit at start did not finish within 30 s")
+        yield harness

@@ -2,7 +2,6 @@
 events (with repeats, a merge, interactions and feedback) leaves the same state as the same events
 applied one at a time, and a poison record in a batch is dead-lettered alone."""
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from services.common.clock import ManualClock
 from services.common.delivery_tables import dead_letters
 from services.scoring.models import customers
 from tests.harness import service_harness, settings_for_tests
-from tests.scoring.service_support import deliver, envelopes, purchase, refund, score_of
+from tests.scoring.service_support import deliver, envelopes, purchase, refund, score_of, scoring_at
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 PEOPLE = ["b1", "b2", "b3", "b4"]
@@ -51,23 +50,11 @@ async def state_of(harness) -> dict:
             "stats": {key: stats[key] for key in ("customers", "purchases", "events_applied")}}
 
 
-async def the_refit_at_start_is_done(harness) -> None:
-    """The refit at start, on no buyers yet: had it run after some of the events, the cards would
-    have a calibrated population (percentiles, tiers) in one run and not in the other."""
-    for _ in range(600):
-        if (await harness.client.get("/v1/models/clv", headers=harness.auth())).json()["in_use"] is not None:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the refit at start did not finish within 30 s")
-
-
 async def test_one_batch_leaves_the_state_that_one_event_at_a_time_leaves(tmp_path, database_url):
     events = envelopes(journey())
     states = []
     for way in ("one at a time", "in batches"):
-        settings = settings_for_tests(tmp_path / way.replace(" ", "-"), database_url=database_url)
-        async with service_harness("scoring", settings, clock=ManualClock(START)) as harness:
-            await the_refit_at_start_is_done(harness)
+        async with scoring_at(tmp_path / way.replace(" ", "-"), database_url, START) as harness:
             if way == "one at a time":
                 for envelope in events:
                     await deliver(harness, [envelope])

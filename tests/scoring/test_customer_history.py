@@ -16,7 +16,7 @@ from services.common.clock import ManualClock
 from services.scoring.models import purchase_lines
 from services.scoring.scores.scorecard import day_number, moment_of
 from tests.harness import embedded_harness, service_harness, settings_for_tests
-from tests.scoring.service_support import deliver, envelopes, purchase, refund, score_of
+from tests.scoring.service_support import deliver, envelopes, purchase, refund, score_of, scoring_at
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 TODAY = int(day_number(START))
@@ -24,8 +24,7 @@ TODAY = int(day_number(START))
 
 @pytest.fixture
 async def scoring(tmp_path, database_url):
-    settings = settings_for_tests(tmp_path, database_url=database_url)
-    async with service_harness("scoring", settings, clock=ManualClock(START)) as harness:
+    async with scoring_at(tmp_path, database_url, START) as harness:
         yield harness
 
 

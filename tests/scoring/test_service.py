@@ -7,15 +7,14 @@ import pytest
 
 from services.common.clock import ManualClock
 from tests.harness import service_harness, settings_for_tests
-from tests.scoring.service_support import deliver, envelopes, purchase, refund, score_of
+from tests.scoring.service_support import deliver, envelopes, purchase, refund, score_of, scoring_at
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture
 async def scoring(tmp_path, database_url):
-    settings = settings_for_tests(tmp_path, database_url=database_url)
-    async with service_harness("scoring", settings, clock=ManualClock(START)) as harness:
+    async with scoring_at(tmp_path, database_url, START) as harness:
         yield harness
 
 
