@@ -41,17 +41,21 @@ async def score_of(harness, customer_id: str, **params) -> dict:
     return response.json()
 
 
+async def refit_at_start_done(harness) -> None:
+    """Waits for the scoring service's refit at start (on no buyers yet): run after a test's first
+    events instead, it would re-score them on a calibrated population in some runs and not in
+    others (its worker process takes seconds to start on a busy machine)."""
+    for _ in range(600):
+        if (await harness.client.get("/v1/models/clv", headers=harness.auth())).json()["in_use"] is not None:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the refit at start did not finish within 30 s")
+
+
 @asynccontextmanager
 async def scoring_at(tmp_path, database_url, now: datetime) -> AsyncIterator:
-    """The scoring service on a clock the test moves, once its refit at start (on no buyers yet)
-    is done: run after a test's first events instead, it would re-score them on a calibrated
-    population in some runs and not in others."""
+    """The scoring service on a clock the test moves, once its refit at start is done."""
     settings = settings_for_tests(tmp_path, database_url=database_url)
     async with service_harness("scoring", settings, clock=ManualClock(now)) as harness:
-        for _ in range(600):
-            if (await harness.client.get("/v1/models/clv", headers=harness.auth())).json()["in_use"] is not None:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the refit at start did not finish within 30 s")
+        await refit_at_start_done(harness)
         yield harness

@@ -12,6 +12,7 @@ from services.common.clock import ManualClock
 from services.common.timeutil import utcnow
 from tests.harness import service_harness, settings_for_tests
 from tests.integration.kafka_tools import eventually, read_topics
+from tests.scoring.service_support import refit_at_start_done
 
 pytestmark = pytest.mark.kafka
 
@@ -41,6 +42,7 @@ async def test_purchases_posted_to_profiles_reach_the_score_on_kafka(tmp_path, k
     common = dict(bus="kafka", kafka_bootstrap=kafka_bootstrap)
     async with service_harness("profiles", settings_for_tests(tmp_path / "profiles", **common)) as profiles, \
             service_harness("scoring", settings_for_tests(tmp_path / "scoring", **common), clock=clock) as scoring:
+        await refit_at_start_done(scoring)
         customer_id = (await profiles.client.post("/v1/customers", json={"name": "林一"}, headers=profiles.auth())).json()["id"]
         purchases = []
         for number, days in enumerate((60, 40, 20)):
