@@ -194,10 +194,8 @@ async def _insert_customer(session: AsyncSession, ctx: ProfilesContext, fields: 
     session.add(customer)
     await session.flush()
     await _write_search_rows(session, ctx, customer, fields)
-    await _publish(session, ctx, CustomerCreated(
-        customer_id=customer.id, external_id=external_id, tag_count=len(customer.tags), has_email=bool(fields.get("email")),
-        has_phone=bool(fields.get("phone")), consent=customer.consent, created_at=now,
-    ))
+    await _publish(session, ctx, _created_event(fields, customer_id=customer.id, external_id=external_id, tags=customer.tags,
+                                                consent=customer.consent, created_at=now))
     return customer
 
 
@@ -433,7 +431,8 @@ async def _insert_new(session: AsyncSession, ctx: ProfilesContext, items: list[C
         rows.append(row)
         tokens += _name_token_rows(ctx, row["id"], fields["name"])
         tags += _tag_rows(row["id"], row["tags"])
-        events.append(ctx.event(_created_event(row, fields)))
+        events.append(ctx.event(_created_event(fields, customer_id=row["id"], external_id=row["external_id"], tags=row["tags"],
+                                               consent=row["consent"], created_at=row["created_at"])))
         outcomes.append(ItemOutcome("created", 201, record_id=row["id"]))
     await insert_rows(session, Customer.__table__, rows)
     await insert_rows(session, NameToken.__table__, tokens)
@@ -473,10 +472,12 @@ def _new_customer_row(ctx: ProfilesContext, fields: dict, external_id: str, now:
     }
 
 
-def _created_event(row: dict, fields: dict) -> CustomerCreated:
+def _created_event(fields: dict, *, customer_id: str, external_id: str | None, tags: list[str], consent: dict,
+                   created_at: datetime) -> CustomerCreated:
+    """The event of a new customer: counts and flags of its personal data, never the data."""
     return CustomerCreated(
-        customer_id=row["id"], external_id=row["external_id"], tag_count=len(row["tags"]), has_email=bool(fields.get("email")),
-        has_phone=bool(fields.get("phone")), consent=row["consent"], created_at=row["created_at"],
+        customer_id=customer_id, external_id=external_id, tag_count=len(tags), has_email=bool(fields.get("email")),
+        has_phone=bool(fields.get("phone")), consent=consent, created_at=created_at,
     )
 
 

@@ -51,7 +51,7 @@ class ScoringBatch:
         survivor = await facts.survivors_of(self.session, named)
         await facts.know_customers(self.session, survivor.values())
         await insert_new_rows(self.session, purchase_lines,
-                                    [line | {"customer_id": survivor[line["customer_id"]]} for line in self.lines])
+                              [line | {"customer_id": survivor[line["customer_id"]]} for line in self.lines])
         contacts: dict[str, facts.Contacts] = {}
         for customer_id, noted in self.contacts.items():
             contacts.setdefault(survivor[customer_id], facts.Contacts()).add(noted)
