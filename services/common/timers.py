@@ -119,6 +119,9 @@ class TimerService:
         self.batch_size = batch_size
         self.retry_base_seconds = retry_base_seconds
         self._wake = asyncio.Event()
+        # Passes of one instance take turns: a caller of fire_due (a test, a command) that finds the
+        # loop mid-pass returns once that pass committed, not while its work is still in flight.
+        self._one_pass_at_a_time = asyncio.Lock()
         if isinstance(self.clock, ManualClock):
             self.clock.on_move(self.wake)
 
@@ -139,7 +142,10 @@ class TimerService:
                 await self._sleep_until_next()
 
     async def fire_due(self, now: datetime | None = None) -> int:
-        now = now or self.clock.now()
+        async with self._one_pass_at_a_time:
+            return await self._fire_due(now or self.clock.now())
+
+    async def _fire_due(self, now: datetime) -> int:
         if not self.database.is_postgres and not await self._any_due(now):
             # SQLite has one writer: a pass with nothing to fire must not queue for its lock (a long
             # write transaction would keep the loop waiting into the busy timeout).

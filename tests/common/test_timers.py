@@ -232,3 +232,29 @@ async def test_on_sqlite_a_pass_with_nothing_due_does_not_wait_for_a_long_write_
         assert await asyncio.wait_for(service.next_due_at(), 10) == due
     assert await service.fire_due(now=due) == 2
     await database.dispose()
+
+
+async def test_a_pass_called_while_the_loop_is_mid_pass_returns_after_that_pass_committed(tmp_path, database_url):
+    # On PostgreSQL the second pass would otherwise skip the locked timer and return at once, and a
+    # caller reading afterwards (a test, an operator's command) would miss work still in flight.
+    database = await migrated(tmp_path, database_url)
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def held(delivery):
+        entered.set()
+        await release.wait()
+        await write_effect(delivery.session, delivery.timer.key)
+
+    service = TimerService(database=database, handlers={"held": held}, metrics=ServiceMetrics("t"))
+    now = utcnow()
+    async with database.transaction() as session:
+        await schedule_timer(session, kind="held", key="k-1", due_at=now, payload={})
+    first = asyncio.create_task(service.fire_due(now=now))
+    await asyncio.wait_for(entered.wait(), 10)
+    second = asyncio.create_task(service.fire_due(now=now))
+    await asyncio.sleep(0.3)
+    assert not second.done()
+    release.set()
+    assert (await first, await second) == (1, 0)
+    assert await committed_effects(database) == ["k-1"]
+    await database.dispose()
