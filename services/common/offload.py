@@ -6,6 +6,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from services.common.shutdown import die_with_parent
+
 
 class Offloader:
     """A process pool made on first use: the GIL would otherwise stall every request meanwhile.
@@ -18,7 +20,9 @@ class Offloader:
     async def run(self, function: Callable[..., Any], *args: Any) -> Any:
         if self._pool is None:
             # spawn, not fork: a forked child would inherit the loop, sockets and locks of this process.
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            # A worker dies with the service, even one killed with -9, instead of lingering as an orphan.
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=die_with_parent)
         return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
     def close(self) -> None:

@@ -100,7 +100,7 @@ class OutboxRelay:
         database: Database,
         bus: Bus,
         metrics: ServiceMetrics,
-        batch_size: int = 2000,
+        batch_size: int = 5000,
         poll_seconds: float = 0.5,
         max_backoff_seconds: float = 5.0,
         linger_seconds: float = 0.05,

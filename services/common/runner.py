@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import ctypes
 import importlib
 import os
 import signal
@@ -21,6 +20,7 @@ from services.common.clock import Clock
 from services.common.observability import configure_logging
 from services.common.service_app import Platform
 from services.common.settings import Settings
+from services.common.shutdown import die_with_parent
 
 AppFactory = Callable[[Platform], FastAPI]
 
@@ -73,23 +73,14 @@ def run_service(name: str, create_app: AppFactory, clock: Clock | None = None) -
             _stop(relay)
 
 
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
 def _start_relay_process(name: str, settings: Settings) -> subprocess.Popen:
     """The relay beside the API, so the two do not share one interpreter (see relay_process.py).
     On SQLite a second process could not keep the events' order, so it is refused."""
     if not settings.database_url_for(name).startswith("postgresql"):
         raise SystemExit("PULSE_OUTBOX_RELAY=process needs PostgreSQL (PULSE_DATABASE_URL)")
-    return subprocess.Popen([sys.executable, "-m", "services.common.relay_process", name], preexec_fn=_die_with_parent)
-
-
-def _die_with_parent() -> None:
-    """In the relay, before it starts: the kernel kills it when the service dies, even by kill -9 (a send
-    the broker never answered could otherwise keep an orphan alive). What it had not marked sent, the
-    restarted service's relay sends; consumers drop the repeats by event id."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Killed with the service, even by kill -9 (a send the broker never answered could otherwise keep
+    # an orphan alive); what it had not marked sent, the restarted service's relay sends again.
+    return subprocess.Popen([sys.executable, "-m", "services.common.relay_process", name], preexec_fn=die_with_parent)
 
 
 def _stop(process: subprocess.Popen, seconds: float = 20.0) -> None:

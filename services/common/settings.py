@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     oidc_jwks_cache_seconds: float = 600.0
     oidc_jwks_min_refresh_seconds: float = 10.0  # an unknown key id refetches the keys at most this often
 
-    outbox_batch_size: int = 2000
+    # A pass waits for the broker's acknowledgement before the next: at 2000 rows that wait, not the
+    # relay's CPU, held purchases on Kafka to 0.41-0.44 of aiokafka alone; 5000 gave 0.52-0.57.
+    outbox_batch_size: int = 5000
     outbox_poll_seconds: float = 0.5
     outbox_linger_seconds: float = 0.05  # after a wake-up, wait this long so that more rows go in one pass
     # "process": `run_service` (distributed mode, PostgreSQL) relays from a process of its own, so the

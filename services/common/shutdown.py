@@ -1,7 +1,11 @@
-"""Bounded shutdown steps, for the services and the relay process alike."""
+"""Bounded shutdown steps, for the services and the relay process alike, and helper processes
+that end with the process that started them."""
 
 import asyncio
+import ctypes
 import logging
+import signal
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -12,3 +16,13 @@ async def bounded_step(step: str, work, service: str, seconds: float = 15.0) -> 
         await asyncio.wait_for(work, timeout=seconds)
     except TimeoutError:
         log.warning("shutdown: %s did not finish within %s s", step, seconds, extra={"service": service})
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Run in a helper process (the relay, a worker of the offload pool) before it starts: the
+    kernel kills it when its parent dies, even by kill -9, instead of leaving an orphan behind."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

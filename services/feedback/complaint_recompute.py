@@ -92,7 +92,7 @@ def _recomputed(change: VersionChange, rows: list[tuple[str, str, str]]) -> list
         if was_moved:
             payloads.append((len(found) - 1, event_data(complaint_id, customer_id, sla, warned, change.at)))
     event_type = EVENT_OF_ACTION.get(change.action, catalog.ComplaintUpdated)
-    for (n, _), row in zip(payloads, change.events.outbox_rows_of_data(event_type, (data for _, data in payloads))):
+    for (n, _), row in zip(payloads, change.events.outbox_rows_of_data((event_type, data) for _, data in payloads)):
         found[n][-1] = row
     return [Recomputed(*values) for values in found]
 

@@ -114,24 +114,50 @@ async def _store(session: AsyncSession, record: CalibrationRecord, *, as_of: dat
 
 
 async def rescore_everyone(ctx: ScoringContext, *, reason: str) -> int:
-    """Every customer, in batches of one transaction each; only real changes become events."""
+    """Every customer, in batches of one transaction each; only real changes become events.
+
+    On PostgreSQL several batches are in flight (two by default): while one waits for the server to
+    write its cards, another is scored, so the server's work and the scoring share the cores instead
+    of taking turns. SQLite has one writer: one batch at a time there."""
     # With the newest standard: a refit on an instance that has not yet noticed a standard stored by
     # another would otherwise re-score everyone with the old one (tiers and churn timers moved back).
     async with ctx.database.sessions() as session:
         ctx.in_use.standard = await load_standard(session, ctx.scoring_settings)
-    done, after = 0, ""
-    while True:
-        async with ctx.database.transaction() as session:
-            batch = (await session.scalars(
-                sa.select(customers.c.customer_id)
-                .where(customers.c.merged_into.is_(None), customers.c.customer_id > after)
-                .order_by(customers.c.customer_id).limit(ctx.scoring_settings.scoring_rescore_batch)
-            )).all()
-            await rescore_many(session, ctx, {customer_id: Rescore(reason) for customer_id in batch})
-        if not batch:
-            return done
-        done += len(batch)
-        after = batch[-1]
+    batches = _CustomerBatches(ctx)
+    done = 0
+
+    async def lane() -> None:
+        nonlocal done
+        while batch := await batches.next():
+            async with ctx.database.transaction() as session:
+                await rescore_many(session, ctx, {customer_id: Rescore(reason) for customer_id in batch})
+            done += len(batch)
+
+    async with asyncio.TaskGroup() as lanes:
+        for _ in range(ctx.scoring_settings.scoring_rescore_lanes if ctx.database.is_postgres else 1):
+            lanes.create_task(lane())
+    return done
+
+
+class _CustomerBatches:
+    """The customers (survivors of merges) in id order, a batch at a time, to any number of lanes."""
+
+    def __init__(self, ctx: ScoringContext):
+        self.ctx = ctx
+        self.after = ""
+        self.turn = asyncio.Lock()
+
+    async def next(self) -> list[str]:
+        async with self.turn:
+            async with self.ctx.database.sessions() as session:
+                batch = (await session.scalars(
+                    sa.select(customers.c.customer_id)
+                    .where(customers.c.merged_into.is_(None), customers.c.customer_id > self.after)
+                    .order_by(customers.c.customer_id).limit(self.ctx.scoring_settings.scoring_rescore_batch)
+                )).all()
+            if batch:
+                self.after = batch[-1]
+            return list(batch)
 
 
 async def refresh_in_use(ctx: ScoringContext) -> None:

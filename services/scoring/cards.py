@@ -143,7 +143,7 @@ async def store_many(session: AsyncSession, ctx: ScoringContext, cards: dict[str
     await insert_rows(session, score_changes, history)
     for backfill, payloads in events.items():
         if payloads:
-            await ctx.events.add_many(session, payloads, backfill=backfill)
+            await ctx.events.add_rows(session, ctx.events.outbox_rows_of_data(payloads, backfill=backfill))
     await _move_churn_timers(session, timers)
 
 
@@ -174,23 +174,35 @@ def _change_row(customer_id: str, card: Scorecard, previous, changes: Changes, w
     }
 
 
-def _change_events(customer_id: str, card: Scorecard, previous, changes: Changes) -> list:
-    previous_tier = UNRATED if previous is None else previous.tier
-    previous_stage = PROSPECT if previous is None else previous.stage
-    p_alive = None if card.predictions is None else card.predictions.p_alive
-    clv = None if card.predictions is None else card.predictions.clv
+def _change_events(customer_id: str, card: Scorecard, previous, changes: Changes) -> list[tuple[type, dict]]:
+    """The card's events as their models' JSON form (`model_dump(mode="json", exclude_none=True)`),
+    built directly: a re-score of a million customers writes three million, and a model each was a
+    fifth of its CPU. Tests hold the two equal; numbers are made plain floats and bools for orjson."""
+    p_alive = None if card.predictions is None else float(card.predictions.p_alive)
+    clv = None if card.predictions is None else float(card.predictions.clv)
     events = []
     if changes.health_moved:
-        events.append(ScoreUpdated(
-            customer_id=customer_id, health=card.health.score, previous_health=None if previous is None else previous.reported_health,
-            p_alive=p_alive, clv=clv, rfm=card.rfm, standard_version=card.health.standard_version, scored_at=card.as_of,
-        ))
+        events.append((ScoreUpdated, _present({
+            "customer_id": customer_id, "health": float(card.health.score),
+            "previous_health": None if previous is None or previous.reported_health is None else float(previous.reported_health),
+            "p_alive": p_alive, "clv": clv, "rfm": card.rfm, "standard_version": int(card.health.standard_version),
+            "scored_at": card.as_of,
+        })))
     if changes.tier_changed:
-        events.append(TierChanged(customer_id=customer_id, tier=card.tier, previous_tier=previous_tier, clv=clv, changed_at=card.as_of))
+        events.append((TierChanged, _present({
+            "customer_id": customer_id, "tier": card.tier, "previous_tier": UNRATED if previous is None else previous.tier,
+            "clv": clv, "changed_at": card.as_of,
+        })))
     if changes.stage_changed:
-        events.append(LifecycleChanged(customer_id=customer_id, stage=card.stage, previous_stage=previous_stage,
-                                       reactivated=card.reactivated, p_alive=p_alive, changed_at=card.as_of))
+        events.append((LifecycleChanged, _present({
+            "customer_id": customer_id, "stage": card.stage, "previous_stage": PROSPECT if previous is None else previous.stage,
+            "reactivated": bool(card.reactivated), "p_alive": p_alive, "changed_at": card.as_of,
+        })))
     return events
+
+
+def _present(data: dict) -> dict:
+    return {name: value for name, value in data.items() if value is not None}
 
 
 def _why(previous_explanation: dict | None, card: Scorecard) -> list[dict]:

@@ -23,6 +23,8 @@ class ScoringSettings(Settings):
     # Customers re-scored per transaction in bulk: at 5,000 a batch's cards, rows and events swung the
     # refit's memory by about 50 MB (100,000 customers); at 2,000 it stayed flat (200,000, the first refit).
     scoring_rescore_batch: int = Field(default=2_000, ge=1)
+    # Re-score batches in flight at once on PostgreSQL (SQLite: always one).
+    scoring_rescore_lanes: int = Field(default=2, ge=1, le=16)
 
     def purchase_priors(self) -> dict[str, float]:
         return {"r": self.scoring_prior_r, "alpha": self.scoring_prior_alpha,

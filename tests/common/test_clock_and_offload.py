@@ -1,8 +1,13 @@
-"""A clock the tests move wakes the timer loop; CPU-heavy work runs in another process."""
+"""A clock the tests move wakes the timer loop; CPU-heavy work runs in another process, which ends with its service."""
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +72,33 @@ async def test_offloaded_work_runs_in_another_process():
         offload.close()
     assert square == 144
     assert pid != os.getpid()
+
+
+# A service whose offload worker has started, printing the worker's pid, then waiting to be killed.
+SERVICE_WITH_A_WORKER = """
+import asyncio, os
+from services.common.offload import Offloader
+
+async def main():
+    print(await Offloader().run(os.getpid), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_an_offload_worker_dies_with_its_service_even_one_killed_with_kill_9():
+    service = subprocess.Popen([sys.executable, "-c", SERVICE_WITH_A_WORKER], stdout=subprocess.PIPE, text=True,
+                               cwd=Path(__file__).resolve().parents[2])
+    try:
+        worker = int(service.stdout.readline())
+        assert Path(f"/proc/{worker}").exists()
+    finally:
+        service.send_signal(signal.SIGKILL)
+        service.wait(10)
+    for _ in range(100):  # bounded: 10 s
+        if not Path(f"/proc/{worker}").exists() or "zombie" in Path(f"/proc/{worker}/status").read_text():
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError(f"the offload worker {worker} outlived its service")

@@ -6,11 +6,13 @@ import io
 import random
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
 from services.common.catalog import (
-    ComplaintOpened, ComplaintResolved, ComplaintUpdated, CustomerErased, CustomerMerged, SlaMetricSnapshot, SurveyResponded,
+    ComplaintOpened, ComplaintResolved, ComplaintUpdated, CustomerErased, CustomerMerged, LifecycleChanged, ScoreUpdated,
+    SlaMetricSnapshot, SurveyResponded, TierChanged,
 )
 from services.common.clock import ManualClock
 from services.scoring.models import purchase_lines
@@ -207,3 +209,21 @@ async def test_a_fit_that_did_not_converge_is_stored_but_not_used(scoring):
     assert failed["status"] == "not_converged" and not failed["in_use"] and failed["population"] == 300
     assert status["in_use"] is None or status["in_use"]["id"] != failed["id"]
     assert scoring.context.in_use.calibration.fit_id != failed["id"]
+
+
+async def test_the_score_events_are_byte_for_byte_what_their_models_write(scoring):
+    # Scoring builds its events' JSON directly, not through the models: whatever it writes must be
+    # what the model would (field names and order, times in UTC as Z, plain numbers, no nulls).
+    while await model_in_use(scoring) is None:
+        await asyncio.sleep(0.05)
+    bought = [purchase(f"e{n}", days_ago(d), f"{10 * (n + 1)}.50") for n in range(4) for d in (40, 9)]
+    await deliver(scoring, envelopes(bought))
+    await deliver(scoring, envelopes([purchase("e-old", days_ago(d), "10.00") for d in (300, 200)], backfill=True))
+    await deliver(scoring, envelopes([refund(bought[1], "5.00")]))
+    assert await scoring.context.jobs.run_now("refit")  # tiers for the four buyers
+    await scoring.drain_outbox()
+    models = {model.event_type: model for model in (ScoreUpdated, TierChanged, LifecycleChanged)}
+    made = [(message, event) for message, event in zip(scoring.recorder.messages, scoring.recorder.events()) if event.type in models]
+    assert {event.type for _, event in made} == set(models) and any(event.backfill for _, event in made)
+    for message, event in made:
+        assert message.value == orjson.dumps(models[event.type].model_validate(event.data).model_dump(mode="json", exclude_none=True))

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.common.clock import ManualClock
+from services.scoring.calibrations import rescore_everyone
 from tests.harness import service_harness, settings_for_tests
-from tests.scoring.service_support import deliver, envelopes, purchase, refund, score_of, scoring_at
+from tests.scoring.service_support import deliver, envelopes, purchase, refit_at_start_done, refund, score_of, scoring_at
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -117,3 +118,20 @@ async def test_a_bad_standard_is_refused_naming_the_field(scoring):
     analyst = await scoring.key_for("analyst")
     refused = await scoring.client.put("/v1/evaluation-standard", json={}, headers=scoring.auth(analyst))
     assert refused.status_code == 403
+
+
+async def test_a_new_standard_re_scores_everyone_once_in_batches_in_flight_together(tmp_path, database_url):
+    # Batches of 4 in 3 lanes (PostgreSQL; SQLite takes one lane): each customer once, none left out.
+    settings = settings_for_tests(tmp_path, database_url=database_url)
+    async with service_harness("scoring", settings, clock=ManualClock(START), scoring_rescore_batch=4,
+                               scoring_rescore_lanes=3) as scoring:
+        await refit_at_start_done(scoring)
+        names = [f"m{n:02d}" for n in range(23)]
+        await deliver(scoring, envelopes([p for name in names for p in history_of(name, [60, 30], ["10.00", "20.00"])]))
+        response = await scoring.client.put("/v1/evaluation-standard", json={"weights": {"activity": 0.5, "loyalty": 0.5}},
+                                            headers=scoring.auth())
+        assert response.status_code == 200
+        assert await rescore_everyone(scoring.context, reason="standard") == len(names)
+        listed = (await scoring.client.get("/v1/scores", params={"limit": 100}, headers=scoring.auth())).json()["items"]
+        assert sorted(item["customer_id"] for item in listed) == names
+        assert {item["standard_version"] for item in listed} == {2}
