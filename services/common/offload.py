@@ -2,6 +2,7 @@
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -22,7 +23,7 @@ class Offloader:
             # spawn, not fork: a forked child would inherit the loop, sockets and locks of this process.
             # A worker dies with the service, even one killed with -9, instead of lingering as an orphan.
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=die_with_parent)
+                                             initializer=die_with_parent, initargs=(os.getpid(),))
         return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -80,7 +81,7 @@ def _start_relay_process(name: str, settings: Settings) -> subprocess.Popen:
         raise SystemExit("PULSE_OUTBOX_RELAY=process needs PostgreSQL (PULSE_DATABASE_URL)")
     # Killed with the service, even by kill -9 (a send the broker never answered could otherwise keep
     # an orphan alive); what it had not marked sent, the restarted service's relay sends again.
-    return subprocess.Popen([sys.executable, "-m", "services.common.relay_process", name], preexec_fn=die_with_parent)
+    return subprocess.Popen([sys.executable, "-m", "services.common.relay_process", name], preexec_fn=partial(die_with_parent, os.getpid()))
 
 
 def _stop(process: subprocess.Popen, seconds: float = 20.0) -> None:

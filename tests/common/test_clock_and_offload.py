@@ -102,3 +102,14 @@ def test_an_offload_worker_dies_with_its_service_even_one_killed_with_kill_9():
         time.sleep(0.1)
     os.kill(worker, signal.SIGKILL)
     raise AssertionError(f"the offload worker {worker} outlived its service")
+
+
+def test_a_helper_whose_parent_is_already_gone_ends_itself():
+    # The kernel's death signal covers a parent that dies later, not one that died while the helper
+    # was starting; then the helper's parent is no longer the pid it was given.
+    check = "import os, sys; from services.common.shutdown import die_with_parent; die_with_parent(int(sys.argv[1])); print('alive')"
+    root = Path(__file__).resolve().parents[2]
+    kept = subprocess.run([sys.executable, "-c", check, str(os.getpid())], cwd=root, capture_output=True, text=True, timeout=30)
+    orphaned = subprocess.run([sys.executable, "-c", check, str(os.getpid() + 1)], cwd=root, capture_output=True, text=True, timeout=30)
+    assert (kept.returncode, kept.stdout.strip()) == (0, "alive")
+    assert (orphaned.returncode, orphaned.stdout.strip()) == (1, "")
